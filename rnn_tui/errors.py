@@ -1,0 +1,9 @@
+"""The one exception type that reaches a person as a single line, not a traceback."""
+
+
+class UserError(Exception):
+    """Bad input from the user: a file, an option or a scenario field.
+
+    The message names what was wrong and what was expected; the CLI prints it on
+    one line and exits with status 2.
+    """
