@@ -1,0 +1,82 @@
+"""Losses, metrics and naive baselines for each task kind (see data.base)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from rnn_tui.data.base import IGNORE_INDEX, TaskData
+
+CLASSIFYING = ("next_token", "tag", "classify", "seq2seq")
+
+
+def batch_loss(kind: str, pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The training loss: mean over scored steps (or sequences, for many-to-one)."""
+    if kind in CLASSIFYING:
+        return F.cross_entropy(pred.reshape(-1, pred.shape[-1]), y.reshape(-1), ignore_index=IGNORE_INDEX)
+    return F.mse_loss(pred, y)
+
+
+def step_losses(kind: str, pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Unreduced loss with the shape of y; NaN where a step is not scored."""
+    if kind in CLASSIFYING:
+        flat = F.cross_entropy(
+            pred.reshape(-1, pred.shape[-1]), y.reshape(-1), ignore_index=IGNORE_INDEX, reduction="none"
+        )
+        return flat.reshape(y.shape).masked_fill(y == IGNORE_INDEX, math.nan)
+    return (pred - y) ** 2
+
+
+def metrics(kind: str, pred: torch.Tensor, y: torch.Tensor, num_classes: int) -> dict[str, float]:
+    """Accuracy (and precision, recall, F1 for classification) over scored targets."""
+    if kind not in CLASSIFYING:
+        return {}
+    guess = pred.argmax(-1).reshape(-1)
+    truth = y.reshape(-1)
+    scored = truth != IGNORE_INDEX
+    guess, truth = guess[scored], truth[scored]
+    out = {"accuracy": float((guess == truth).float().mean()) if len(truth) else math.nan}
+    if kind == "classify":
+        out.update(precision_recall_f1(guess, truth, num_classes))
+    return out
+
+
+def precision_recall_f1(guess: torch.Tensor, truth: torch.Tensor, num_classes: int) -> dict[str, float]:
+    """Binary tasks score class 1 ("positive"); more classes are macro-averaged."""
+    classes = [1] if num_classes == 2 else range(num_classes)
+    p, r, f = [], [], []
+    for c in classes:
+        tp = float(((guess == c) & (truth == c)).sum())
+        fp = float(((guess == c) & (truth != c)).sum())
+        fn = float(((guess != c) & (truth == c)).sum())
+        precision = tp / (tp + fp) if tp + fp else 0.0
+        recall = tp / (tp + fn) if tp + fn else 0.0
+        p.append(precision)
+        r.append(recall)
+        f.append(2 * precision * recall / (precision + recall) if precision + recall else 0.0)
+    n = len(p)
+    return {"precision": sum(p) / n, "recall": sum(r) / n, "f1": sum(f) / n}
+
+
+def baseline(data: TaskData) -> dict[str, float | str]:
+    """The validation loss of the naive predictor, named, on the same split.
+
+    last value for forecasting, the mean for regression, class frequencies (the
+    unigram model for text; the majority class for accuracy) for the rest.
+    """
+    kind, train, val = data.kind, data.train, data.val
+    if kind == "forecast":
+        last = val.x[..., 0]  # tomorrow is like today
+        return {"name": "last value", "val_loss": float(F.mse_loss(last, val.y))}
+    if kind == "regress":
+        mean = train.y.float().mean()
+        return {"name": "training mean", "val_loss": float(F.mse_loss(mean.expand_as(val.y), val.y))}
+    counts = torch.bincount(train.y[train.y != IGNORE_INDEX].reshape(-1), minlength=data.output_size)
+    prior = (counts.double() + 1.0) / (counts.sum() + data.output_size)  # add-one: no log(0)
+    scored = val.y[val.y != IGNORE_INDEX]
+    loss = float(-prior.log()[scored].mean())
+    name = "unigram frequencies" if kind == "next_token" else "class frequencies"
+    accuracy = float((scored == int(counts.argmax())).double().mean())
+    return {"name": name, "val_loss": loss, "accuracy": accuracy}
