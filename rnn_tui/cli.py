@@ -1,0 +1,285 @@
+"""Command line: `rnn-tui` (the app), `rnn-tui train`, `rnn-tui trace`, `rnn-tui scenarios`.
+
+Bad input never shows a traceback: every UserError becomes one line on stderr
+and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from dataclasses import replace
+
+from rnn_tui import __version__
+from rnn_tui.errors import UserError
+
+COMMANDS = ("train", "trace", "scenarios")
+
+DESCRIPTION = """\
+Step a small RNN, LSTM or GRU through a sequence and watch it learn: gates,
+hidden states and the per-step gradient ||dL/dh_t||, live in your terminal.
+
+commands:
+  rnn-tui [options]            open the app (default scenario: text)
+  rnn-tui scenarios            list built-in and ./scenarios/*.toml scenarios
+  rnn-tui train [options]      train headless, with a progress bar or --json lines
+  rnn-tui trace [options]      export one sequence's states, gates and gradients (.npz)
+
+Run `rnn-tui COMMAND --help` for a command's options."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that reports bad options in one line, exit status 2."""
+
+    def error(self, message: str):  # noqa: D401 - argparse's name
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _finite_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def _data_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("data")
+    group.add_argument("--scenario", metavar="S", help="a built-in name (rnn-tui scenarios) or a .toml file; default text")
+    group.add_argument("--text", metavar="FILE", help="any UTF-8 text file as a character-level corpus")
+    group.add_argument("--csv", metavar="FILE", help="a CSV file with a numeric column to forecast")
+    group.add_argument("--column", metavar="NAME", help="the --csv column to forecast")
+    group.add_argument("--fill-missing", choices=("interpolate", "drop"),
+                       help="--csv: fill missing values by linear interpolation, or drop those rows")
+    group.add_argument("--seq-len", type=_positive_int, metavar="N", help="sequence length (e.g. the adding problem's T)")
+
+
+def _model_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("model")
+    group.add_argument("--arch", metavar="A", help="rnn, lstm, gru or esn (echo state network)")
+    group.add_argument("--hidden", type=_positive_int, metavar="N", help="hidden units per layer")
+    group.add_argument("--layers", type=_positive_int, metavar="N", help="stacked layers, 1 to 3")
+    group.add_argument("--bidirectional", action="store_true", default=None,
+                       help="read the sequence both ways (not for next-token or forecasting tasks)")
+    group.add_argument("--nonlinearity", choices=("tanh", "relu"), help="Elman RNN / ESN activation")
+    group.add_argument("--checkpoint", metavar="F", help="start from a checkpoint written by train --save")
+
+
+def _train_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("training")
+    group.add_argument("--steps", type=_positive_int, metavar="N", help="optimizer steps (default: the scenario's)")
+    group.add_argument("--lr", type=_finite_float, metavar="X", help="learning rate")
+    group.add_argument("--clip", type=_finite_float, metavar="X", help="clip the gradient's global norm at X; 0 = off")
+    group.add_argument("--optimizer", choices=("adam", "sgd", "rmsprop"))
+    group.add_argument("--batch-size", type=_positive_int, metavar="N")
+    group.add_argument("--eval-every", type=_positive_int, metavar="N", help="steps between validations")
+    group.add_argument("--seed", type=int, metavar="N", help="the same seed gives the same numbers on CPU")
+    group.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
+    group.add_argument("--save", metavar="F", help="write a checkpoint at the end")
+    group.add_argument("--json", action="store_true", help="one JSON object per evaluation, then a final one")
+
+
+def build_parser(command: str | None) -> argparse.ArgumentParser:
+    if command == "scenarios":
+        return Parser(prog="rnn-tui scenarios", description="List the scenarios, one line each.")
+    if command == "train":
+        parser = Parser(prog="rnn-tui train", description="Train a scenario headless.")
+        _data_options(parser)
+        _model_options(parser)
+        _train_options(parser)
+        return parser
+    if command == "trace":
+        parser = Parser(
+            prog="rnn-tui trace",
+            description="Export what one sequence did inside the network to an .npz file: every h_t "
+            "and c_t, every gate, the outputs, per-step loss, ||dL/dh_t|| and ||dL/dx_t|| (keys in README).",
+        )
+        _data_options(parser)
+        _model_options(parser)
+        pick = parser.add_argument_group("which sequence")
+        pick.add_argument("--sample", type=int, metavar="I", help="index into the validation split (default 0)")
+        pick.add_argument("--input-text", metavar="STR", help="trace this text instead (token scenarios)")
+        pick.add_argument("--seed", type=int, default=None, help="data and weight seed (default: the scenario's)")
+        bare = parser.add_argument_group("a plain torch.nn module instead of a scenario")
+        bare.add_argument("--weights", metavar="F", help="torch.save(rnn.state_dict()) of a torch.nn.RNN/LSTM/GRU")
+        bare.add_argument("--input", metavar="ARRAY.npy", help="[T, input_size] array; loss L = 1/2 ||h_T||^2 of the last layer")
+        parser.add_argument("--out", metavar="F.npz", required=True, help="where to write the trace")
+        return parser
+    parser = Parser(prog="rnn-tui", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"rnn-tui {__version__}")
+    _data_options(parser)
+    _model_options(parser)
+    return parser
+
+
+# ------------------------------------------------------------------ resolution
+
+
+def resolve(args) -> tuple:
+    """(scenario, source dict, model config, train config, checkpoint payload or None)."""
+    from rnn_tui.core import checkpoint
+    from rnn_tui.core.config import ModelConfig, TrainConfig, from_dict
+    from rnn_tui.data.source import Source
+
+    payload = None
+    data_overrides = {"seq_len": args.seq_len} if getattr(args, "seq_len", None) else {}
+    if args.checkpoint:
+        payload = checkpoint.load(args.checkpoint)
+        meta = payload["meta"]
+        if any(getattr(args, k, None) for k in ("scenario", "text", "csv")):
+            raise UserError(f"--checkpoint {args.checkpoint}: already names its data "
+                            f"({meta.get('scenario')}); drop --scenario/--text/--csv")
+        source = Source.from_dict(meta.get("source", {}))
+        model = from_dict(ModelConfig, meta.get("model", {}), f"checkpoint {args.checkpoint}: model")
+        train = from_dict(TrainConfig, meta.get("train", {}), f"checkpoint {args.checkpoint}: train")
+        for key in ("arch", "hidden", "layers", "bidirectional", "nonlinearity"):
+            wanted = getattr(args, key, None)
+            if wanted is not None and wanted != getattr(model, key):
+                raise UserError(f"--{key} {wanted}: the checkpoint {args.checkpoint} holds a model with "
+                                f"{key} {getattr(model, key)}; drop --{key} or train a new one")
+    else:
+        source = Source(scenario=args.scenario or "text", text=args.text, csv=args.csv,
+                        column=args.column, fill_missing=args.fill_missing, data=data_overrides)
+    scenario = source.load()
+    if payload is None:
+        changes = {k: getattr(args, k) for k in ("arch", "hidden", "layers", "bidirectional", "nonlinearity")
+                   if getattr(args, k, None) is not None}
+        model = replace(scenario.model, **changes).validate("command line")
+        train = scenario.train
+    tc = {"steps": "steps", "lr": "lr", "clip": "clip", "optimizer": "optimizer",
+          "batch_size": "batch_size", "eval_every": "eval_every", "seed": "seed"}
+    changes = {field: getattr(args, opt) for opt, field in tc.items() if getattr(args, opt, None) is not None}
+    train = replace(train, **changes).validate("command line")
+    return scenario, source.to_dict(), model, train, payload
+
+
+# ------------------------------------------------------------------ commands
+
+
+def cmd_scenarios(args) -> int:
+    from rnn_tui.data.scenario import builtin_dir, list_scenarios
+
+    for sc in list_scenarios():
+        where = "built-in" if sc.path is None or sc.path.parent == builtin_dir() else str(sc.path)
+        print(f"{sc.name:<12} {sc.task:<11} {sc.model.arch:<5} {sc.title}  [{where}]")
+    return 0
+
+
+def cmd_train(args) -> int:
+    from rnn_tui.core import checkpoint
+    from rnn_tui.training import headless
+    from rnn_tui.training.loop import Trainer, pick_device
+
+    scenario, source, model, train, payload = resolve(args)
+    device = pick_device(args.device)
+    data = scenario.build_data(train.seed)
+    trainer = Trainer(data, model, train, device)
+    if payload is not None:
+        checkpoint.apply(trainer.model, payload, args.checkpoint)
+        trainer.step = int(payload["meta"].get("step", 0))
+    return headless.run(trainer, scenario, source, args.save, args.json)
+
+
+def cmd_trace(args) -> int:
+    if args.weights or args.input:
+        return _trace_weights(args)
+    import torch
+
+    from rnn_tui.core import checkpoint
+    from rnn_tui.core.model import SequenceModel
+    from rnn_tui.core.trace import trace_sequence
+
+    scenario, _, model_config, train, payload = resolve(args)
+    seed = train.seed if args.seed is None else args.seed
+    data = scenario.build_data(seed)
+    model = SequenceModel(model_config, data.kind, data.input_size, data.output_size, data.tokens_in, seed=seed)
+    if payload is not None:
+        checkpoint.apply(model, payload, args.checkpoint)
+    model.eval()
+    if args.input_text is not None:
+        x, y, dec_in = _text_sample(args.input_text, data, model)
+    else:
+        index = 0 if args.sample is None else args.sample
+        if not 0 <= index < len(data.val):
+            raise UserError(f"--sample {index}: the validation split has samples 0 to {len(data.val) - 1}")
+        x, y = data.val.x[index], data.val.y[index]
+        dec_in = None if data.val.dec_in is None else data.val.dec_in[index]
+    tr = trace_sequence(model, x, y, dec_in)
+    tr.vocab, tr.class_names = data.vocab, data.class_names
+    tr.save(args.out)
+    print(f"wrote {args.out}: {tr.steps} steps, {model_config.arch}, loss {tr.total_loss:.4g}")
+    return 0
+
+
+def _text_sample(text: str, data, model):
+    """Targets for a sequence the user typed: the next token, or the model's own guess."""
+    import torch
+
+    if data.kind == "next_token":
+        tokens = data.encode_text(text)
+        if len(tokens) < 2:
+            raise UserError("--input-text: needs at least 2 characters (each step predicts the next)")
+        return tokens[:-1], tokens[1:], None
+    if data.kind not in ("classify", "tag"):
+        raise UserError(f"--input-text: a {data.kind} scenario has no typed input; use --sample I")
+    tokens = data.encode_text(text)
+    with torch.no_grad():  # no label was typed: explain the model's own decision
+        guess = model(tokens[None]).argmax(-1)[0]
+    return tokens, guess, None
+
+
+def _trace_weights(args) -> int:
+    from rnn_tui.core.trace import trace_core
+    from rnn_tui.core.weights import core_from_state_dict, load_input
+
+    if not (args.weights and args.input):
+        raise UserError("--weights and --input go together: a state_dict file and a [T, input_size] .npy array")
+    if args.scenario or args.checkpoint or args.text or args.csv:
+        raise UserError("--weights traces a plain torch.nn module; drop --scenario/--checkpoint/--text/--csv")
+    core = core_from_state_dict(args.weights, args.nonlinearity or "tanh")
+    tr = trace_core(core, load_input(args.input, core))
+    tr.save(args.out)
+    print(f"wrote {args.out}: {tr.steps} steps, {tr.arch} {tr.layers}x{core.hidden_size}"
+          f"{' bidirectional' if core.bidirectional else ''}, L = {tr.total_loss:.4g}")
+    return 0
+
+
+def cmd_app(args) -> int:
+    resolve(args)  # validate the options now, with the same messages as train/trace
+    print("rnn-tui: the interactive app is not in this release yet. Meanwhile:\n"
+          "  rnn-tui train --scenario adding      train headless with a progress bar\n"
+          "  rnn-tui trace --scenario text --out t.npz   export states, gates and gradients",
+          file=sys.stderr)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    command = argv[0] if argv and argv[0] in COMMANDS else None
+    args = build_parser(command).parse_args(argv[1:] if command else argv)
+    handler = {"train": cmd_train, "trace": cmd_trace, "scenarios": cmd_scenarios}.get(command, cmd_app)
+    try:
+        return handler(args)
+    except UserError as err:
+        print(f"rnn-tui: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("rnn-tui: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
