@@ -14,7 +14,7 @@ from dataclasses import replace
 from rnn_tui import __version__
 from rnn_tui.errors import UserError
 
-COMMANDS = ("train", "trace", "scenarios")
+COMMANDS = ("train", "trace", "sample", "scenarios")
 
 DESCRIPTION = """\
 Step a small RNN, LSTM or GRU through a sequence and watch it learn: gates,
@@ -25,6 +25,7 @@ commands:
   rnn-tui scenarios            list built-in and ./scenarios/*.toml scenarios
   rnn-tui train [options]      train headless, with a progress bar or --json lines
   rnn-tui trace [options]      export one sequence's states, gates and gradients (.npz)
+  rnn-tui sample --checkpoint F    generate text from a trained next-token model
 
 Run `rnn-tui COMMAND --help` for a command's options."""
 
@@ -88,6 +89,8 @@ def _train_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--eval-every", type=_positive_int, metavar="N", help="steps between validations")
     group.add_argument("--seed", type=int, metavar="N", help="the same seed gives the same numbers on CPU")
     group.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
+    group.add_argument("--threads", type=_positive_int, metavar="N",
+                       help="torch CPU threads (default: all cores; use 1 on a busy machine)")
     group.add_argument("--save", metavar="F", help="write a checkpoint at the end")
     group.add_argument("--json", action="store_true", help="one JSON object per evaluation, then a final one")
 
@@ -117,6 +120,15 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
         bare.add_argument("--weights", metavar="F", help="torch.save(rnn.state_dict()) of a torch.nn.RNN/LSTM/GRU")
         bare.add_argument("--input", metavar="ARRAY.npy", help="[T, input_size] array; loss L = 1/2 ||h_T||^2 of the last layer")
         parser.add_argument("--out", metavar="F.npz", required=True, help="where to write the trace")
+        return parser
+    if command == "sample":
+        parser = Parser(prog="rnn-tui sample", description="Generate text from a next-token checkpoint.")
+        parser.add_argument("--checkpoint", metavar="F", required=True, help="written by rnn-tui train --save")
+        parser.add_argument("--temperature", type=_finite_float, metavar="X",
+                            help="below 1 safer, above 1 wilder, 0 always the likeliest (default: the scenario's)")
+        parser.add_argument("--length", type=_positive_int, metavar="N", help="tokens to generate")
+        parser.add_argument("--prompt", metavar="STR", help="text to start from")
+        parser.add_argument("--seed", dest="sampling_seed", type=int, default=0, help="the random draws")
         return parser
     parser = Parser(prog="rnn-tui", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"rnn-tui {__version__}")
@@ -183,8 +195,12 @@ def cmd_train(args) -> int:
     from rnn_tui.training import headless
     from rnn_tui.training.loop import Trainer, pick_device
 
+    import torch
+
     scenario, source, model, train, payload = resolve(args)
     device = pick_device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     data = scenario.build_data(train.seed)
     trainer = Trainer(data, model, train, device)
     if payload is not None:
@@ -221,6 +237,23 @@ def cmd_trace(args) -> int:
     tr.vocab, tr.class_names = data.vocab, data.class_names
     tr.save(args.out)
     print(f"wrote {args.out}: {tr.steps} steps, {model_config.arch}, loss {tr.total_loss:.4g}")
+    return 0
+
+
+def cmd_sample(args) -> int:
+    from rnn_tui.core import checkpoint
+    from rnn_tui.core.model import SequenceModel
+    from rnn_tui.training.headless import sample_from
+
+    for key in ("scenario", "text", "csv", "arch", "hidden", "layers", "bidirectional", "nonlinearity"):
+        setattr(args, key, None)
+    scenario, _, model_config, train, payload = resolve(args)
+    data = scenario.build_data(train.seed)
+    if data.kind != "next_token":
+        raise UserError(f"--checkpoint {args.checkpoint}: a {data.kind} model; sampling needs a next-token one")
+    model = SequenceModel(model_config, data.kind, data.input_size, data.output_size, data.tokens_in)
+    checkpoint.apply(model, payload, args.checkpoint)
+    print(sample_from(model, data, scenario.sample, args.sampling_seed, args.temperature, args.length, args.prompt))
     return 0
 
 
@@ -270,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     command = argv[0] if argv and argv[0] in COMMANDS else None
     args = build_parser(command).parse_args(argv[1:] if command else argv)
-    handler = {"train": cmd_train, "trace": cmd_trace, "scenarios": cmd_scenarios}.get(command, cmd_app)
+    handler = {"train": cmd_train, "trace": cmd_trace, "sample": cmd_sample, "scenarios": cmd_scenarios}.get(command, cmd_app)
     try:
         return handler(args)
     except UserError as err:
