@@ -132,6 +132,9 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
         return parser
     parser = Parser(prog="rnn-tui", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"rnn-tui {__version__}")
+    parser.add_argument("--runs-dir", default="runs", metavar="DIR",
+                        help="where each training run keeps metrics.jsonl and checkpoints (default ./runs)")
+    parser.add_argument("--no-save", action="store_true", help="do not save a checkpoint on quit")
     _data_options(parser)
     _model_options(parser)
     return parser
@@ -291,12 +294,20 @@ def _trace_weights(args) -> int:
 
 
 def cmd_app(args) -> int:
-    resolve(args)  # validate the options now, with the same messages as train/trace
-    print("rnn-tui: the interactive app is not in this release yet. Meanwhile:\n"
-          "  rnn-tui train --scenario adding      train headless with a progress bar\n"
-          "  rnn-tui trace --scenario text --out t.npz   export states, gates and gradients",
-          file=sys.stderr)
-    return 0
+    """Open the app. Options are checked in its loading thread (that needs torch), and a
+    bad one closes it with the same one-line message and exit status 2."""
+    from rnn_tui.ui.app import RnnTuiApp
+    from rnn_tui.ui.session import AppOptions, Session
+
+    session = Session(AppOptions(args, runs_dir=args.runs_dir, save_on_quit=not args.no_save))
+    app = RnnTuiApp(session)
+    try:
+        app.run()
+    finally:
+        session.close()
+    if app.exit_message:
+        print(f"rnn-tui: {app.exit_message}", file=sys.stderr)
+    return app.return_code or 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,67 @@
+"""Colour scales that colour-blind readers can tell apart, as Rich styles.
+
+Diverging (values in [-1, 1], e.g. h_t): blue for negative, orange for positive
+(the blue/orange pair survives the common red-green deficiencies), fading to a
+neutral at 0. Sequential (values in [0, 1], e.g. gates): dark to bright
+yellow-green along a viridis-like ramp. A few levels, not 256: merged runs of
+equal colour are what keep a big heatmap fast.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+from rich.color import Color
+from rich.style import Style
+
+LEVELS = 21  # odd, so that 0 has a level of its own
+
+NEGATIVE = (33, 102, 172)  # blue
+POSITIVE = (230, 97, 1)  # orange
+NEUTRAL_DARK = (40, 40, 46)
+NEUTRAL_LIGHT = (240, 240, 240)
+VIRIDIS = [(68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231, 37)]
+
+
+def _mix(a, b, t: float) -> tuple[int, int, int]:
+    return tuple(int(round(x + (y - x) * t)) for x, y in zip(a, b))
+
+
+@lru_cache(maxsize=4)
+def diverging(dark: bool = True) -> list[Color]:
+    neutral = NEUTRAL_DARK if dark else NEUTRAL_LIGHT
+    half = LEVELS // 2
+    out = []
+    for k in range(LEVELS):
+        v = (k - half) / half  # -1 .. 1
+        end = POSITIVE if v > 0 else NEGATIVE
+        out.append(Color.from_rgb(*_mix(neutral, end, abs(v) ** 0.8)))
+    return out
+
+
+@lru_cache(maxsize=1)
+def sequential() -> list[Color]:
+    out = []
+    for k in range(LEVELS):
+        pos = k / (LEVELS - 1) * (len(VIRIDIS) - 1)
+        i = min(int(pos), len(VIRIDIS) - 2)
+        out.append(Color.from_rgb(*_mix(VIRIDIS[i], VIRIDIS[i + 1], pos - i)))
+    return out
+
+
+def diverging_levels(values: np.ndarray) -> np.ndarray:
+    """Level index 0..LEVELS-1 of values clipped to [-1, 1]; NaN goes to the middle."""
+    v = np.nan_to_num(np.clip(values, -1.0, 1.0), nan=0.0)
+    return np.rint((v + 1.0) * (LEVELS // 2)).astype(np.int16)
+
+
+def sequential_levels(values: np.ndarray) -> np.ndarray:
+    v = np.nan_to_num(np.clip(values, 0.0, 1.0), nan=0.0)
+    return np.rint(v * (LEVELS - 1)).astype(np.int16)
+
+
+@lru_cache(maxsize=4096)
+def half_block(top: Color, bottom: Color) -> Style:
+    """Two values in one cell: the upper half is the foreground of '▀'."""
+    return Style(color=top, bgcolor=bottom)

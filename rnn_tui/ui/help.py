@@ -1,0 +1,119 @@
+"""The `?` screen: what each panel shows, the equations, and what to try."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Markdown
+
+HELP = r"""
+# rnn-tui — what you are looking at
+
+A recurrent network reads a sequence one token at a time. At each step t it
+combines the new input x_t with its memory of everything before, the hidden
+state h_{t-1}, into a new state h_t, and reads its answer y_t off h_t. The
+**same weights** are used at every step: the network is one cell, unrolled
+through time. Meanwhile a background process trains it, so everything you see
+changes as it learns.
+
+## The panels
+
+- **Sequence** — the input, the current step in reverse video, and what the
+  model predicted there against the target (top-3 next characters for text,
+  predicted vs true value for forecasting, class probabilities as they evolve
+  for classification). Tokens are tinted by the *selected unit*: blue negative,
+  orange positive. Some units learn to track quotes, brackets or line ends — pick
+  one with `[` and `]` and watch the text light up. The sparkline under the tokens
+  is that unit's value over time.
+- **Unrolled network** — the cells around the current step. x_t comes in from
+  below, h_t (and c_t) passes right, y_t leaves at the top. Each box shows
+  ‖∂L/∂h_t‖: watch it fade along the chain.
+- **Gates** — every gate's activation per unit at this step, dark = 0, bright = 1
+  (or blue = −1, orange = +1 for tanh values), with the share of units
+  saturated: a gate near 0 or 1 is a switch.
+- **Hidden state** — units (rows, two per text line) × time (columns). Click a
+  column to jump there; click a row to select a unit.
+- **Gradient** — ‖∂L/∂h_t‖ for every step on a log scale, and the input saliency
+  ‖∂L/∂x_t‖. "shrinks ×0.80 per step back" means each step further from the loss
+  gets 0.8 times the gradient of the one after it: after 50 steps that is 1e-5,
+  and the early inputs can no longer be learned from.
+- **Training** — validation (and training) loss on a log scale against the naive
+  baseline (orange), steps, speed, learning rate, clipping, and a SOLVED badge
+  when the scenario's goal is met.
+
+## The equations (PyTorch's gate order)
+
+Elman RNN:
+
+    h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)
+
+LSTM (gates i, f, g, o):
+
+    i_t = σ(W_ii x_t + b_ii + W_hi h_{t-1} + b_hi)      input gate
+    f_t = σ(W_if x_t + b_if + W_hf h_{t-1} + b_hf)      forget gate
+    g_t = tanh(W_ig x_t + b_ig + W_hg h_{t-1} + b_hg)   cell candidate
+    o_t = σ(W_io x_t + b_io + W_ho h_{t-1} + b_ho)      output gate
+    c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t
+    h_t = o_t ⊙ tanh(c_t)
+
+GRU (gates r, z, n):
+
+    r_t = σ(W_ir x_t + b_ir + W_hr h_{t-1} + b_hr)      reset gate
+    z_t = σ(W_iz x_t + b_iz + W_hz h_{t-1} + b_hz)      update gate
+    n_t = tanh(W_in x_t + b_in + r_t ⊙ (W_hn h_{t-1} + b_hn))
+    h_t = (1 − z_t) ⊙ n_t + z_t ⊙ h_{t-1}
+
+## Why gradients vanish or explode
+
+Training needs ∂L/∂h_t for every step. Going back one step multiplies it by the
+Jacobian ∂h_{t+1}/∂h_t = diag(1 − h²) W_hh for an Elman RNN. Multiply 50 of
+those together: if their size is below 1 the product vanishes, above 1 it
+explodes. The LSTM's cell state has a path with no such squashing: ∂c_t/∂c_{t-1}
+is just f_t, so with the forget gate near 1 the gradient flows back almost
+untouched. The GRU's z_t plays the same part. Clipping the gradient's norm
+tames explosions; it cannot bring back a vanished gradient.
+
+## Things to try
+
+- Scenario `adding`, switch to `rnn` (`a`), and watch ‖∂L/∂h_t‖ at the first
+  steps: it sits orders of magnitude below the last steps, and the loss stays at
+  the baseline. Switch back to `lstm` and watch the forget gates saturate near 1.
+- Scenario `brackets`: find the unit that counts nesting depth (`[` / `]`).
+- Scenario `text`: press `g` now and then to hear the samples improve.
+- Compare mode (`c`): RNN, LSTM and GRU on the same data, curves overlaid.
+
+## Keys
+
+| key | action |
+|---|---|
+| ← → / h l | previous / next step |
+| Home / End | first / last step |
+| space, + / − | play / pause, faster / slower |
+| n / p | next / previous sample |
+| [ / ] | previous / next unit |
+| L | next layer / direction |
+| t | pause / resume training |
+| r | reset the weights |
+| a | cycle the architecture |
+| s | pick a scenario |
+| c | compare mode |
+| g | generate text |
+| e | export trace (.npz) and screenshot (.svg) |
+| ctrl+p | command palette: every action, lr, clipping, optimizer, hidden size |
+| ? | this help |
+| q | quit (saves a checkpoint) |
+"""
+
+
+class HelpScreen(ModalScreen):
+    BINDINGS = [Binding("escape,q,question_mark", "dismiss", "close")]
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > VerticalScroll { width: 90%; height: 90%; border: round $accent; background: $surface; }
+    """
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Markdown(HELP)

@@ -1,0 +1,136 @@
+"""The input sequence, the current step, and what the model predicted there.
+
+Tokens are tinted by the selected unit's activation (blue negative, orange
+positive): the classic picture of a quote- or bracket-tracking cell. Under them,
+that unit's value over time as a sparkline aligned with the tokens.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from rich.text import Text
+from textual.message import Message
+from textual.widget import Widget
+
+from rnn_tui.core.trace import Trace
+from rnn_tui.ui import colors
+
+SPARK = "▁▂▃▄▅▆▇█"
+
+
+def token_label(text: str) -> str:
+    """What a person can see: spaces and newlines drawn, not left blank."""
+    return {" ": "␣", "\n": "↵", "\t": "⇥"}.get(text, text)
+
+
+def describe_step(trace: Trace, t: int, names: list[str] | None, vocab: list[str] | None) -> str:
+    """One line: the model's output at step t against the target."""
+    out = trace.outputs[t]
+    if trace.decoder_start is not None and t < trace.decoder_start:
+        return f"encoder step {t + 1}/{trace.decoder_start}: reading, no output yet"
+    if np.all(np.isnan(out)):
+        return "no output at this step (a bidirectional model answers once it has read everything)"
+    target = None
+    if trace.targets is not None:
+        tgt = trace.targets
+        if tgt.ndim == 0:
+            target = tgt.item()
+        else:
+            index = t - (trace.decoder_start or 0)
+            target = tgt[index].item() if index < len(tgt) else None
+    if trace.kind in ("forecast", "regress", "core"):
+        if trace.kind == "core":
+            return f"‖h_t‖ = {np.linalg.norm(trace.h[t, -1]):.3f}"
+        pred = float(out[0])
+        final = trace.kind == "regress" and t == trace.steps - 1
+        shown = f"target {target:+.3f}" if target is not None and (trace.kind == "forecast" or final) else ""
+        return f"predicted {pred:+.3f}  {shown}".rstrip()
+    labels = names or vocab or [str(i) for i in range(len(out))]
+    top = np.argsort(out)[::-1][:3]
+    parts = [f"{token_label(labels[i])} {out[i]:.0%}" for i in top]
+    line = "top-3: " + " · ".join(parts)
+    if target is not None and target >= 0:
+        mark = "✓" if top[0] == target else "✗"
+        line = f"target {token_label(labels[target])} {mark}  " + line
+    return line
+
+
+class Sequence(Widget, can_focus=False):
+    DEFAULT_CSS = """
+    Sequence { height: 4; }
+    """
+
+    class StepClicked(Message):
+        def __init__(self, step: int) -> None:
+            self.step = step
+            super().__init__()
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.trace: Trace | None = None
+        self.labels: list[str] = []
+        self.step = 0
+        self.track = 0
+        self.unit = 0
+        self.names: list[str] | None = None
+        self.vocab: list[str] | None = None
+        self.dark = True
+        self._spans: list[tuple[int, int, int]] = []  # (x0, x1, step) of drawn tokens
+
+    def show(self, trace, labels, step, track, unit, names=None, vocab=None, dark=True) -> None:
+        self.trace, self.labels, self.step, self.track, self.unit = trace, labels, step, track, unit
+        self.names, self.vocab, self.dark = names, vocab, dark
+        self.refresh()
+
+    def _window(self, width: int) -> tuple[int, int]:
+        """The range of tokens that fits, with the current step in view."""
+        widths = [len(label) + (1 if len(label) > 1 else 0) for label in self.labels]
+        start = end = self.step
+        used = widths[self.step] if widths else 0
+        while True:
+            grew = False
+            if end + 1 < len(widths) and used + widths[end + 1] <= width:
+                end, used, grew = end + 1, used + widths[end + 1], True
+            if start > 0 and used + widths[start - 1] <= width and (self.step - start) < width // 2:
+                start, used, grew = start - 1, used + widths[start - 1], True
+            if not grew:
+                return start, end + 1
+
+    def render(self) -> Text:
+        if self.trace is None or not self.labels:
+            return Text("loading…", style="dim")
+        tr, width = self.trace, max(1, self.size.width)
+        t = min(self.step, tr.steps - 1)
+        start, end = self._window(width)
+        values = tr.h[:, self.track, min(self.unit, tr.hidden - 1)]
+        levels = colors.diverging_levels(values)
+        scale = colors.diverging(self.dark)
+        tokens, spark = Text(no_wrap=True, overflow="crop"), Text(no_wrap=True, overflow="crop")
+        self._spans, x = [], 0
+        lo, hi = float(np.min(values)), float(np.max(values))
+        for s in range(start, end):
+            label = self.labels[s] + (" " if len(self.labels[s]) > 1 else "")
+            style = f"on {scale[levels[s]].name}"
+            if s == t:
+                style = "bold reverse"
+            tokens.append(label, style=style)
+            level = int((values[s] - lo) / (hi - lo + 1e-12) * (len(SPARK) - 1))
+            spark.append(SPARK[level] * len(label), style="bold" if s == t else "dim")
+            self._spans.append((x, x + len(label), s))
+            x += len(label)
+        head = Text.assemble(
+            (f"step {t + 1}/{tr.steps}  ", "bold"),
+            (f"input {self.labels[t]!s}  ", ""),
+            describe_step(tr, t, self.names, self.vocab),
+            no_wrap=True, overflow="ellipsis",
+        )
+        spark_label = Text(f"unit {self.unit}: {lo:+.2f}..{hi:+.2f}", style="dim", no_wrap=True)
+        return Text("\n").join([head, tokens, spark, spark_label])
+
+    def on_click(self, event) -> None:
+        if event.y not in (1, 2):
+            return
+        for x0, x1, step in self._spans:
+            if x0 <= event.x < x1:
+                self.post_message(self.StepClicked(step))
+                return

@@ -1,0 +1,95 @@
+"""Live training: loss curves on a log scale, the numbers, and a "solved" badge.
+
+In compare mode there is one curve per architecture. Curves are downsampled to
+at most a few hundred points: plotext's cost grows with the points it draws.
+"""
+
+from __future__ import annotations
+
+import math
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Static
+from textual_plotext import PlotextPlot
+
+MAX_POINTS = 300
+COLORS = {"rnn": "red", "lstm": "cyan", "gru": "green", "esn": "magenta"}
+
+
+def downsample(xs: list, ys: list, limit: int = MAX_POINTS) -> tuple[list, list]:
+    if len(xs) <= limit:
+        return xs, ys
+    stride = math.ceil(len(xs) / limit)
+    return xs[::stride] + [xs[-1]], ys[::stride] + [ys[-1]]
+
+
+def status_line(snap, baseline: dict | None, goal_text: str) -> Text:
+    m, t = snap.metrics or {}, snap.train
+    parts = [
+        (f"step {snap.step:,}  ", "bold"),
+        (f"{snap.seq_per_s:,.0f} seq/s  ", ""),
+        (f"lr {t.get('lr', 0):.2g}  clip {t.get('clip', 0) or 'off'}  {t.get('optimizer', '')}  ", "dim"),
+    ]
+    if "val_loss" in m and m["val_loss"] is not None:
+        parts.append((f"val {m['val_loss']:.4g}", ""))
+        if baseline:
+            parts.append((f" (naive {baseline['val_loss']:.3g})", "dim"))
+    if "accuracy" in m:
+        parts.append((f"  acc {m['accuracy']:.1%}", ""))
+    if snap.grad_norms:
+        parts.append((f"  ‖g‖ {snap.grad_norms[-1]:.2g}", "dim"))
+    text = Text.assemble(*parts)
+    if snap.diverged:
+        text.append(f"  DIVERGED at step {snap.diverged.get('step')}", style="bold white on red")
+    elif snap.solved:
+        text.append("  ✓ SOLVED ", style="bold black on green")
+    else:
+        text.append(f"  goal: {goal_text}", style="dim")
+    if snap.status == "paused":
+        text.append("  ⏸ paused", style="bold yellow")
+    return text
+
+
+class TrainingPanel(Vertical):
+    DEFAULT_CSS = """
+    TrainingPanel { height: 1fr; }
+    TrainingPanel > #train-status { height: 1; }
+    TrainingPanel > PlotextPlot { height: 1fr; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield Static("training starts…", id="train-status")
+        yield PlotextPlot(id="loss-plot")
+
+    def update_runs(self, snaps: dict, baseline: dict | None, goal_text: str, focus_run: str) -> None:
+        snap = snaps.get(focus_run) or next(iter(snaps.values()), None)
+        if snap is None:
+            return
+        self.query_one("#train-status", Static).update(status_line(snap, baseline, goal_text))
+        plot = self.query_one(PlotextPlot)
+        plt = plot.plt
+        plt.clear_data()
+        plt.clear_figure()
+        plt.theme("clear")
+        drawn = False
+        for run, s in snaps.items():
+            rows = [r for r in s.history if r.get("val_loss") is not None and r["val_loss"] > 0]
+            if not rows:
+                continue
+            xs, ys = downsample([r["step"] for r in rows], [r["val_loss"] for r in rows])
+            color = COLORS.get(run, "white")
+            plt.plot(xs, ys, label=f"{run} val" if len(snaps) > 1 else "val", color=color, marker="braille")
+            if len(snaps) == 1:
+                train = [r for r in rows if r.get("loss") and r["loss"] > 0]
+                if train:
+                    tx, ty = downsample([r["step"] for r in train], [r["loss"] for r in train])
+                    plt.plot(tx, ty, label="train", color="gray", marker="braille")
+            drawn = True
+        if drawn and baseline and baseline.get("val_loss", 0) > 0:
+            plt.horizontal_line(baseline["val_loss"], color="orange")
+        if drawn:
+            plt.yscale("log")
+        plt.title("loss (log) — orange: naive baseline")
+        plot.refresh()
