@@ -106,6 +106,11 @@ class RnnTuiApp(App):
                   "#heatmap-box": "Hidden state h  (units × time)", "#gates-box": "Gates at this step",
                   "#grad-box": "Gradient ‖∂L/∂h_t‖ (log)", "#training": "Training",
                   "#generation": "Generation"}
+        # Widgets are kept by reference: while a modal screen is open, query_one would
+        # search that screen, and training goes on underneath.
+        self.w = {name: self.query_one(f"#{name}") for name in (
+            "status", "too-small", "sequence", "unrolled", "heatmap", "gates", "gradients",
+            "training", "generation", "heatmap-box")}
         for selector, title in titles.items():
             self.query_one(selector).border_title = title
         self._fit(self.size.width, self.size.height)
@@ -116,12 +121,14 @@ class RnnTuiApp(App):
         self._fit(event.size.width, event.size.height)
 
     def _fit(self, width: int, height: int) -> None:
+        if not hasattr(self, "w"):
+            return
         small = width < MIN_WIDTH or height < MIN_HEIGHT
         self.screen.set_class(small, "-too-small")
         self.screen.set_class(not small and (width < 120 or height < 36), "-compact")
         self.screen.set_class(width >= 160 and height >= 45, "-roomy")
         if small:
-            self.query_one("#too-small", Static).update(
+            self.w["too-small"].update(
                 f"rnn-tui needs a terminal of at least {MIN_WIDTH}×{MIN_HEIGHT}; this one is {width}×{height}.\n"
                 "Make the window larger (or the font smaller). q quits."
             )
@@ -152,7 +159,7 @@ class RnnTuiApp(App):
         for text, severity in messages:
             self.notify(text, severity=severity, timeout=6)
         if changed:
-            self.query_one(TrainingPanel).update_runs(
+            self.w["training"].update_runs(
                 self.session.snaps, self.session.baseline, self.session.goal_text, self.session.focus_run
             )
             self._update_status()
@@ -188,17 +195,17 @@ class RnnTuiApp(App):
         if tr is None:
             return
         labels = s.labels(tr)
-        self.query_one(Sequence).show(tr, labels, self.step, self.track, self.unit,
+        self.w["sequence"].show(tr, labels, self.step, self.track, self.unit,
                                       s.class_names, s.vocab, self.dark)
-        self.query_one(Unrolled).show(tr, labels, self.step)
-        self.query_one(Gates).show(tr, self.step, self.track, self.unit, self.dark)
-        self.query_one(Gradients).show(tr, self.step, self.track)
-        heatmap = self.query_one(Heatmap)
+        self.w["unrolled"].show(tr, labels, self.step)
+        self.w["gates"].show(tr, self.step, self.track, self.unit, self.dark)
+        self.w["gradients"].show(tr, self.step, self.track)
+        heatmap = self.w["heatmap"]
         if full:
             heatmap.set_values(tr.h[:, self.track], self.dark)
         heatmap.step, heatmap.unit = self.step, self.unit
         direction = " ←" if tr.directions == 2 and self.track % 2 else ""
-        self.query_one("#heatmap-box").border_title = (
+        self.w["heatmap-box"].border_title = (
             f"Hidden state h, layer {self.track // tr.directions + 1}{direction}  (units × time)"
         )
 
@@ -212,7 +219,7 @@ class RnnTuiApp(App):
         self._redraw(full=True)
 
     def _update_status(self) -> None:
-        self.query_one("#status", Static).update(self.session.headline(self.playing, SPEEDS[self.speed_index]))
+        self.w["status"].update(self.session.headline(self.playing, SPEEDS[self.speed_index]))
 
     # ------------------------------------------------------------ stepping
     def _last_step(self) -> int:
@@ -329,7 +336,7 @@ class RnnTuiApp(App):
         except Exception as err:
             self.call_from_thread(self.notify, str(err), severity="warning")
             return
-        self.call_from_thread(self.query_one("#generation", Static).update, text)
+        self.call_from_thread(self.w["generation"].update, text)
 
     def action_export(self) -> None:
         if self.trace is None:

@@ -26,6 +26,15 @@ class AppOptions:
     extra: dict = field(default_factory=dict)
 
 
+def input_label(row) -> str:
+    """A vector input, short: its value, with ◆ for a set flag (the adding problem's marker)."""
+    if len(row) == 1:
+        return f"{row[0]:+.2f}"
+    if len(row) == 2 and row[1] in (0.0, 1.0):
+        return f"{row[0]:.2f}" + ("◆" if row[1] else "")
+    return "|".join(f"{v:.1f}" for v in row[:3])
+
+
 class Session:
     def __init__(self, options: AppOptions):
         self.options = options
@@ -157,7 +166,7 @@ class Session:
         if trace.tokens is not None and self.data.vocab is not None:
             return [token_label(self.data.vocab[int(t)]) for t in trace.tokens]
         if trace.inputs is not None:
-            return [f"{row[0]:+.2f}" if len(row) == 1 else "·".join(f"{v:.1f}" for v in row[:2]) for row in trace.inputs]
+            return [input_label(row) for row in trace.inputs]
         return [str(t) for t in range(trace.steps)]
 
     def move_sample(self, delta: int) -> None:

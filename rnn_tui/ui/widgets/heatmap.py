@@ -22,7 +22,7 @@ from rnn_tui.ui import colors
 GUTTER = 5  # "u123▕" unit labels
 
 
-class Heatmap(ScrollView, can_focus=True):
+class Heatmap(ScrollView, can_focus=False):
     DEFAULT_CSS = """
     Heatmap { height: 1fr; scrollbar-size: 1 1; }
     """

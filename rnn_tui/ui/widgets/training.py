@@ -65,10 +65,10 @@ class TrainingPanel(Vertical):
 
     def update_runs(self, snaps: dict, baseline: dict | None, goal_text: str, focus_run: str) -> None:
         snap = snaps.get(focus_run) or next(iter(snaps.values()), None)
-        if snap is None:
+        if snap is None or len(self.children) < 2:  # not yet composed, or closing down
             return
-        self.query_one("#train-status", Static).update(status_line(snap, baseline, goal_text))
-        plot = self.query_one(PlotextPlot)
+        self.children[0].update(status_line(snap, baseline, goal_text))
+        plot = self.children[1]
         plt = plot.plt
         plt.clear_data()
         plt.clear_figure()
