@@ -17,7 +17,7 @@ from pathlib import Path
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.reactive import reactive
 from textual.widgets import Footer, Static
 
@@ -92,7 +92,7 @@ class RnnTuiApp(App):
                 with Vertical(id="heatmap-box"):
                     yield Heatmap(id="heatmap")
             with Vertical(id="right"):
-                with Vertical(id="gates-box"):
+                with VerticalScroll(id="gates-box"):
                     yield Gates(id="gates")
                 with Vertical(id="grad-box"):
                     yield Gradients(id="gradients")

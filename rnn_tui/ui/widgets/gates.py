@@ -25,7 +25,7 @@ ROWS = {
     "rnn": [("preact", "tanh(a) pre", "pm"), ("h", "h hidden", "pm")],
 }
 LABEL = 13  # "f forget" and friends
-STATS = 28  # " 0:  2% 1: 41% u17=+0.93"
+STATS = 26  # " 0:2% 1:41% u117 +0.93"
 SATURATED = 0.05  # within this of a bound counts as saturated
 
 
@@ -99,7 +99,7 @@ class Gates(Widget):
                         out.append("\n" + " " * LABEL)
                     lo, hi = ("-1", "+1") if kind == "pm" else ("0", "1")
                     unit = min(self.unit, len(values) - 1)
-                    out.append(f" {lo}:{low:>4.0%} {hi}:{high:>4.0%} u{unit}={values[unit]:+.2f}", style="dim")
+                    out.append(f" {lo}:{low:.0%} {hi}:{high:.0%} u{unit} {values[unit]:+.2f}", style="dim")
                 out.append("\n")
         out.rstrip()
         return out

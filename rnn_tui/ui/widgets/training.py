@@ -15,6 +15,7 @@ from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
 MAX_POINTS = 300
+SPARK = "▁▂▃▄▅▆▇█"
 COLORS = {"rnn": "red", "lstm": "cyan", "gru": "green", "esn": "magenta"}
 
 
@@ -28,47 +29,66 @@ def downsample(xs: list, ys: list, limit: int = MAX_POINTS) -> tuple[list, list]
 def status_line(snap, baseline: dict | None, goal_text: str) -> Text:
     m, t = snap.metrics or {}, snap.train
     parts = [
-        (f"step {snap.step:,}  ", "bold"),
-        (f"{snap.seq_per_s:,.0f} seq/s  ", ""),
-        (f"lr {t.get('lr', 0):.2g}  clip {t.get('clip', 0) or 'off'}  {t.get('optimizer', '')}  ", "dim"),
+        (f"step {snap.step:,} ", "bold"),
+        (f"{snap.seq_per_s:,.0f}/s ", ""),
+        (f"lr {t.get('lr', 0):.2g} clip {t.get('clip', 0) or 'off'} {t.get('optimizer', '')} ", "dim"),
     ]
     if "val_loss" in m and m["val_loss"] is not None:
         parts.append((f"val {m['val_loss']:.4g}", ""))
         if baseline:
-            parts.append((f" (naive {baseline['val_loss']:.3g})", "dim"))
+            parts.append((f"/{baseline['val_loss']:.3g} naive", "dim"))
     if "accuracy" in m:
-        parts.append((f"  acc {m['accuracy']:.1%}", ""))
+        parts.append((f" acc {m['accuracy']:.1%}", ""))
     if snap.grad_norms:
-        parts.append((f"  ‖g‖ {snap.grad_norms[-1]:.2g}", "dim"))
+        parts.append((f" ‖g‖ {snap.grad_norms[-1]:.2g}", "dim"))
     text = Text.assemble(*parts)
     if snap.diverged:
         text.append(f"  DIVERGED at step {snap.diverged.get('step')}", style="bold white on red")
     elif snap.solved:
         text.append("  ✓ SOLVED ", style="bold black on green")
     else:
-        text.append(f"  goal: {goal_text}", style="dim")
+        text.append(f" goal {goal_text}", style="dim")
     if snap.status == "paused":
         text.append("  ⏸ paused", style="bold yellow")
     return text
+
+
+def spark_line(label: str, values: list, width: int, color: str) -> Text:
+    """The most recent values as a log-scale sparkline, with their range."""
+    values = [v for v in values if v and math.isfinite(v) and v > 0]
+    values = values[-max(1, width - len(label) - 20):]
+    if not values:
+        return Text(label + "—", style="dim", no_wrap=True)
+    logs = [math.log10(v) for v in values]
+    lo, hi = min(logs), max(logs)
+    bars = "".join(SPARK[int((x - lo) / (hi - lo + 1e-12) * (len(SPARK) - 1))] for x in logs)
+    return Text.assemble((label, "dim"), (bars, color), (f" {values[-1]:.3g} ({min(values):.2g}..{max(values):.2g})", "dim"),
+                         no_wrap=True, overflow="crop")
 
 
 class TrainingPanel(Vertical):
     DEFAULT_CSS = """
     TrainingPanel { height: 1fr; }
     TrainingPanel > #train-status { height: 1; }
+    TrainingPanel > #grad-history, TrainingPanel > #loss-spark { height: 1; }
     TrainingPanel > PlotextPlot { height: 1fr; }
     """
 
     def compose(self) -> ComposeResult:
         yield Static("training starts…", id="train-status")
+        yield Static("", id="grad-history")
+        yield Static("", id="loss-spark")
         yield PlotextPlot(id="loss-plot")
 
     def update_runs(self, snaps: dict, baseline: dict | None, goal_text: str, focus_run: str) -> None:
         snap = snaps.get(focus_run) or next(iter(snaps.values()), None)
-        if snap is None or len(self.children) < 2:  # not yet composed, or closing down
+        if snap is None or len(self.children) < 4:  # not yet composed, or closing down
             return
+        width = self.content_region.width
         self.children[0].update(status_line(snap, baseline, goal_text))
-        plot = self.children[1]
+        self.children[1].update(spark_line("‖g‖ pre-clip ", snap.grad_norms, width, "yellow"))
+        self.children[2].update(spark_line("val loss    ", [r.get("val_loss") for r in snap.history], width, "cyan"))
+        plot = self.children[3]
         plt = plot.plt
         plt.clear_data()
         plt.clear_figure()

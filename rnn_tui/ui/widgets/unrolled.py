@@ -81,7 +81,7 @@ class Unrolled(Widget):
         out = Text(no_wrap=True, overflow="crop")
         for i, line in enumerate(lines):
             out.append(line + "\n", style="dim" if i < 2 else "")
-        out.append("shared weights: every box in a row is the same cell; the number is ‖∂L/∂h_t‖", style="dim italic")
+        out.append("one cell, shared weights · in each box ‖∂L/∂h_t‖", style="dim italic")
         return out
 
     def _label(self, s: int) -> str:
