@@ -111,6 +111,7 @@ class RnnTuiApp(App):
         self.w = {name: self.query_one(f"#{name}") for name in (
             "status", "too-small", "sequence", "unrolled", "heatmap", "gates", "gradients",
             "training", "generation", "heatmap-box")}
+        self.query_one("#gates-box").can_focus = False  # keys are for stepping, not scrolling
         for selector, title in titles.items():
             self.query_one(selector).border_title = title
         self._fit(self.size.width, self.size.height)
