@@ -46,14 +46,28 @@ class Heatmap(ScrollView, can_focus=False):
         self.dark = True
         self._levels = np.zeros((0, 0), np.int16)
         self._cache: dict[int, Strip] = {}
+        self.zoom = 1  # columns per step: short sequences are drawn wider
+
+    def _fit_zoom(self) -> None:
+        steps = self.values.shape[0] if self.values.size else 0
+        room = self.size.width - GUTTER - 1
+        zoom = max(1, min(4, room // steps)) if steps else 1
+        if zoom != self.zoom:
+            self.zoom = zoom
+            self._cache.clear()
+        units = self.values.shape[1] if self.values.size else 0
+        self.virtual_size = Size(GUTTER + steps * self.zoom, 1 + (units + 1) // 2)
+
+    def on_resize(self) -> None:
+        self._fit_zoom()
+        self.refresh()
 
     def set_values(self, values: np.ndarray, dark: bool = True) -> None:
         """values: [T, H] for one layer and direction, in [-1, 1] for tanh states."""
         self.values, self.dark = values, dark
         self._levels = colors.diverging_levels(values)
         self._cache.clear()
-        steps, units = values.shape
-        self.virtual_size = Size(GUTTER + steps, 1 + (units + 1) // 2)
+        self._fit_zoom()
         self.refresh()
         self._follow_step()
 
@@ -71,9 +85,9 @@ class Heatmap(ScrollView, can_focus=False):
         width = self.scrollable_content_region.width - GUTTER
         if width <= 0:
             return
-        left = self.scroll_offset.x
-        if not left <= self.step < left + width:
-            self.scroll_to(x=max(0, self.step - width // 2), animate=False)
+        left, x = self.scroll_offset.x, self.step * self.zoom
+        if not left <= x < left + width:
+            self.scroll_to(x=max(0, x - width // 2), animate=False)
 
     # ----------------------------------------------------------- rendering
     def render_line(self, y: int) -> Strip:
@@ -91,18 +105,19 @@ class Heatmap(ScrollView, can_focus=False):
             return self._cache[key]
         steps, units = self._levels.shape if self._levels.size else (0, 0)
         dim = Style(dim=True)
+        zoom = self.zoom
         if row == 0:
-            ruler = [" "] * steps
-            for t in range(0, steps, 10):
-                label = str(t)
-                for k, ch in enumerate(label):
-                    if t + k < steps:
-                        ruler[t + k] = ch
+            ruler = [" "] * (steps * zoom)
+            every = 10 if zoom == 1 else 5
+            for t in range(0, steps, every):
+                for k, ch in enumerate(str(t)):
+                    if t * zoom + k < len(ruler):
+                        ruler[t * zoom + k] = ch
             if 0 <= self.step < steps:
-                ruler[self.step] = "▼"
+                ruler[self.step * zoom : (self.step + 1) * zoom] = "▼" * zoom
             strip = Strip([Segment(" t   ", dim), Segment("".join(ruler), Style(bold=True))])
         elif (row - 1) * 2 >= units:
-            strip = Strip.blank(GUTTER + steps)
+            strip = Strip.blank(GUTTER + steps * zoom)
         else:
             top_unit = (row - 1) * 2
             scale = colors.diverging(self.dark)
@@ -116,7 +131,7 @@ class Heatmap(ScrollView, can_focus=False):
                 if t == steps or top[t] != top[start] or (bottom is not None and bottom[t] != bottom[start]):
                     lower = scale[bottom[start]] if bottom is not None else None
                     style = colors.half_block(scale[top[start]], lower) if lower else Style(color=scale[top[start]])
-                    segments.append(Segment("▀" * (t - start), style))
+                    segments.append(Segment("▀" * ((t - start) * zoom), style))
                     start = t
             strip = Strip(segments)
         self._cache[key] = strip
@@ -124,7 +139,7 @@ class Heatmap(ScrollView, can_focus=False):
 
     # ----------------------------------------------------------- mouse
     def on_click(self, event) -> None:
-        x = event.x - GUTTER + self.scroll_offset.x
+        x = (event.x - GUTTER + self.scroll_offset.x) // self.zoom
         row = event.y + self.scroll_offset.y
         steps, units = self.values.shape if self.values.size else (0, 0)
         if event.x >= GUTTER and 0 <= x < steps:
