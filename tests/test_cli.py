@@ -16,7 +16,10 @@ from rnn_tui.cli import main
 
 
 def run(argv, capsys):
-    code = main(argv)
+    try:
+        code = main(argv)
+    except SystemExit as exit_:  # argparse's own checks exit directly
+        code = exit_.code
     out, err = capsys.readouterr()
     return code, out, err
 
