@@ -8,14 +8,18 @@ pre-activation) are drawn through tanh and labelled so.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from rich.console import RenderableType
 from rich.style import Style
 from rich.text import Text
 from textual.widget import Widget
 
-from rnn_tui.core.trace import Trace
 from rnn_tui.ui import colors
+
+if TYPE_CHECKING:  # torch loads in the background; the first frame must not wait
+    from rnn_tui.core.trace import Trace
 
 # name in the trace -> (label, range): "01" for sigmoid gates, "pm" for tanh-like values
 ROWS = {

@@ -8,13 +8,17 @@ fitted on log ||dL/dh_t|| before the last scored step.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import math
 
 import numpy as np
 from rich.text import Text
 from textual.widget import Widget
 
-from rnn_tui.core.trace import Trace
+if TYPE_CHECKING:  # torch loads in the background; the first frame must not wait
+    from rnn_tui.core.trace import Trace
+
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
 SPARK = "▁▂▃▄▅▆▇█"

@@ -45,7 +45,7 @@ class Heatmap(ScrollView, can_focus=False):
         self.values = np.zeros((0, 0), np.float32)  # [T, H]
         self.dark = True
         self._levels = np.zeros((0, 0), np.int16)
-        self._cache: dict[int, Strip] = {}
+        self._cache: dict[tuple, tuple[Strip, Strip]] = {}
         self.zoom = 1  # columns per step: short sequences are drawn wider
 
     def _fit_zoom(self) -> None:
@@ -73,8 +73,7 @@ class Heatmap(ScrollView, can_focus=False):
 
     # ----------------------------------------------------------- reactivity
     def watch_step(self, old: int, new: int) -> None:
-        self._cache.pop(-1, None)  # the ruler
-        self.refresh()
+        self.refresh()  # the ruler's cache key holds the step
         self._follow_step()
 
     def watch_unit(self) -> None:
@@ -92,50 +91,62 @@ class Heatmap(ScrollView, can_focus=False):
     # ----------------------------------------------------------- rendering
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
-        row = y + scroll_y
         width = self.scrollable_content_region.width
-        strip = self._line(row)
-        # the unit labels stay put while the time axis scrolls
-        gutter, body = strip.crop(0, GUTTER), strip.crop(GUTTER + scroll_x, GUTTER + scroll_x + width - GUTTER)
+        steps = self._levels.shape[0] if self._levels.size else 0
+        # Only the steps in view are drawn: 2000 steps cost no more than 200.
+        t0 = min(scroll_x // self.zoom, steps)
+        t1 = min(steps, -(-(scroll_x + width - GUTTER) // self.zoom) + 1)
+        gutter, body = self._line(y + scroll_y, t0, t1)
+        skip = scroll_x - t0 * self.zoom
+        body = body.crop(skip, skip + width - GUTTER)
         return Strip.join([gutter, body]).adjust_cell_length(width)
 
-    def _line(self, row: int) -> Strip:
-        key = -1 if row == 0 else row
+    def _line(self, row: int, t0: int, t1: int) -> tuple[Strip, Strip]:
+        """(unit label, cells for steps t0..t1) of one text row, cached."""
+        key = (row, t0, t1, self.step if row == 0 else None)
         if key in self._cache:
             return self._cache[key]
-        steps, units = self._levels.shape if self._levels.size else (0, 0)
-        dim = Style(dim=True)
+        units = self._levels.shape[1] if self._levels.size else 0
         zoom = self.zoom
         if row == 0:
-            ruler = [" "] * (steps * zoom)
+            ruler = [" "] * ((t1 - t0) * zoom)
             every = 10 if zoom == 1 else 5
-            for t in range(0, steps, every):
+            for t in range(t0 - t0 % every, t1, every):
                 for k, ch in enumerate(str(t)):
-                    if t * zoom + k < len(ruler):
-                        ruler[t * zoom + k] = ch
-            if 0 <= self.step < steps:
-                ruler[self.step * zoom : (self.step + 1) * zoom] = "▼" * zoom
-            strip = Strip([Segment(" t   ", dim), Segment("".join(ruler), Style(bold=True))])
+                    x = (t - t0) * zoom + k
+                    if 0 <= x < len(ruler):
+                        ruler[x] = ch
+            if t0 <= self.step < t1:
+                x = (self.step - t0) * zoom
+                ruler[x : x + zoom] = "▼" * zoom
+            line = Strip([Segment(" t   ", Style(dim=True))]), Strip([Segment("".join(ruler), Style(bold=True))])
         elif (row - 1) * 2 >= units:
-            strip = Strip.blank(GUTTER + steps * zoom)
+            line = Strip.blank(GUTTER), Strip.blank((t1 - t0) * zoom)
         else:
             top_unit = (row - 1) * 2
-            scale = colors.diverging(self.dark)
-            top = self._levels[:, top_unit]
-            bottom = self._levels[:, top_unit + 1] if top_unit + 1 < units else None
             selected = self.unit in (top_unit, top_unit + 1)
-            label = f"{'▶' if selected else ' '}{top_unit:>3}▕"
-            segments = [Segment(label, Style(bold=selected, dim=not selected))]
-            start = 0
-            for t in range(1, steps + 1):  # merge runs of equal colour pairs
-                if t == steps or top[t] != top[start] or (bottom is not None and bottom[t] != bottom[start]):
-                    lower = scale[bottom[start]] if bottom is not None else None
-                    style = colors.half_block(scale[top[start]], lower) if lower else Style(color=scale[top[start]])
-                    segments.append(Segment("▀" * ((t - start) * zoom), style))
-                    start = t
-            strip = Strip(segments)
-        self._cache[key] = strip
-        return strip
+            label = Segment(f"{'▶' if selected else ' '}{top_unit:>3}▕", Style(bold=selected, dim=not selected))
+            line = Strip([label]), Strip(self._cells(top_unit, t0, t1))
+        if len(self._cache) > 4096:  # rulers of old steps and scroll positions
+            self._cache.clear()
+        self._cache[key] = line
+        return line
+
+    def _cells(self, top_unit: int, t0: int, t1: int) -> list[Segment]:
+        """Half-block cells for two units, equal neighbours merged into one segment."""
+        scale = colors.diverging(self.dark)
+        units = self._levels.shape[1]
+        top = self._levels[t0:t1, top_unit]
+        bottom = self._levels[t0:t1, top_unit + 1] if top_unit + 1 < units else None
+        pair = top.astype(np.int32) * colors.LEVELS + (bottom if bottom is not None else 0)
+        starts = np.flatnonzero(np.diff(pair, prepend=-1))
+        ends = np.append(starts[1:], len(pair))
+        segments = []
+        for start, end in zip(starts.tolist(), ends.tolist()):
+            upper = scale[top[start]]
+            style = colors.half_block(upper, scale[bottom[start]]) if bottom is not None else Style(color=upper)
+            segments.append(Segment("▀" * ((end - start) * self.zoom), style))
+        return segments
 
     # ----------------------------------------------------------- mouse
     def on_click(self, event) -> None:

@@ -7,13 +7,17 @@ that unit's value over time as a sparkline aligned with the tokens.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from rich.text import Text
 from textual.message import Message
 from textual.widget import Widget
 
-from rnn_tui.core.trace import Trace
 from rnn_tui.ui import colors
+
+if TYPE_CHECKING:  # torch loads in the background; the first frame must not wait
+    from rnn_tui.core.trace import Trace
 
 SPARK = "▁▂▃▄▅▆▇█"
 

@@ -9,11 +9,15 @@ a second row whose arrows point left.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 from textual.widget import Widget
 
-from rnn_tui.core.trace import Trace
 from rnn_tui.ui.widgets.sequence import token_label
+
+if TYPE_CHECKING:  # torch loads in the background; the first frame must not wait
+    from rnn_tui.core.trace import Trace
 
 CELL = 9  # "┌──────┐" plus the arrow gap
 NAMES = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN", "esn": "ESN"}
