@@ -215,8 +215,6 @@ def cmd_train(args) -> int:
 def cmd_trace(args) -> int:
     if args.weights or args.input:
         return _trace_weights(args)
-    import torch
-
     from rnn_tui.core import checkpoint
     from rnn_tui.core.model import SequenceModel
     from rnn_tui.core.trace import trace_sequence

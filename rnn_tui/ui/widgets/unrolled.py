@@ -65,7 +65,6 @@ class Unrolled(Widget):
         name = NAMES.get(tr.arch, tr.arch.upper())
         lines = ["       " + "".join(f"{'y' + str(s):^{CELL}}" for s in steps),
                  "       " + "".join(f"{'▲':^{CELL}}" for _ in steps)]
-        styles = []
         for layer in reversed(range(tr.layers)):
             for d in range(tr.directions):
                 k = layer * tr.directions + d
