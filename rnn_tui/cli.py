@@ -27,6 +27,10 @@ commands:
   rnn-tui trace [options]      export one sequence's states, gates and gradients (.npz)
   rnn-tui sample --checkpoint F    generate text from a trained next-token model
 
+In the app: ← → (h l) step, space play, n p samples, [ ] units, t pause training,
+a architecture, s scenario, c compare, g generate, e export, ? help, q quit,
+ctrl+p every command (learning rate, clipping, optimizer, hidden size, theme).
+
 Run `rnn-tui COMMAND --help` for a command's options."""
 
 

@@ -115,6 +115,8 @@ class RnnTuiApp(App):
         for selector, title in titles.items():
             self.query_one(selector).border_title = title
         self._fit(self.size.width, self.size.height)
+        # light/dark themes (ctrl+p → theme) switch the heatmap's neutral colour too
+        self.theme_changed_signal.subscribe(self, lambda _theme: self._redraw(full=True))
         self.load_session()
         self.set_interval(0.2, self.poll_trainer)
 
