@@ -1,0 +1,69 @@
+"""`brackets`: how deeply nested is the current position in a string of brackets?
+
+The strings are random walks over "(" and ")", with letters sprinkled in that change
+nothing. The walk never closes below depth 0 nor opens past max_depth, so the
+target, the depth after each character, is a class "0" .. "max_depth". Predicting
+it takes a counter that goes up and down: watch for one in the LSTM's cell.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from rnn_tui.data.base import Split, TaskData
+from rnn_tui.data.generators.common import float_in, int_in, read_fields, split_rngs
+
+TASK = "tag"
+OPEN, CLOSE, LETTERS = "(", ")", ["a", "b", "c"]
+DEFAULTS = {
+    "seq_len": 40,
+    "max_depth": 5,
+    "letters": 0.2,  # chance that a step is a letter instead of a bracket
+    "train_size": 8000,
+    "val_size": 1000,
+}
+
+
+def check(params: dict) -> dict:
+    values = read_fields(params, DEFAULTS)
+    int_in(values, "seq_len", 1, 1000)
+    int_in(values, "max_depth", 1, 20)
+    float_in(values, "letters", 0.0, 0.9)
+    int_in(values, "train_size", 1, 200_000)
+    int_in(values, "val_size", 1, 200_000)
+    return values
+
+
+def problems(rng: np.random.Generator, count: int, values: dict) -> Split:
+    seq_len, top = values["seq_len"], values["max_depth"]
+    # Ids: 0 "(", 1 ")", 2.. letters.
+    letter = rng.random((count, seq_len)) < values["letters"]
+    letter_id = rng.integers(2, 2 + len(LETTERS), size=(count, seq_len))
+    wants_open = rng.random((count, seq_len)) < 0.5
+    x = np.empty((count, seq_len), dtype=np.int64)
+    y = np.empty((count, seq_len), dtype=np.int64)
+    depth = np.zeros(count, dtype=np.int64)
+    for t in range(seq_len):  # a walk that bounces off 0 and max_depth
+        opens = (wants_open[:, t] | (depth == 0)) & (depth < top)
+        x[:, t] = np.where(letter[:, t], letter_id[:, t], np.where(opens, 0, 1))
+        depth = depth + np.where(letter[:, t], 0, np.where(opens, 1, -1))
+        y[:, t] = depth
+    return Split(torch.from_numpy(x), torch.from_numpy(y))
+
+
+def build(params: dict, seed: int) -> TaskData:
+    values = check(params)
+    train_rng, val_rng = split_rngs(seed)
+    vocab = [OPEN, CLOSE] + LETTERS
+    return TaskData(
+        kind=TASK,
+        train=problems(train_rng, values["train_size"], values),
+        val=problems(val_rng, values["val_size"], values),
+        input_size=len(vocab),
+        output_size=values["max_depth"] + 1,
+        vocab=vocab,
+        class_names=[str(d) for d in range(values["max_depth"] + 1)],
+        joiner="",
+        info={"source": "generated bracket strings"},
+    )

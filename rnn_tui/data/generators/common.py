@@ -1,0 +1,112 @@
+"""Helpers every generator shares: reading its [data] fields, files and windows.
+
+Field errors are raised *without* a location ("seq_len must be ..."): the scenario
+that owns the [data] table adds its file name in front, so the same generator
+reads the same way from a TOML file, a --text option or a test.
+File errors name their file themselves, since the file is what the person must fix.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from rnn_tui.errors import UserError
+
+_TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
+
+# Generated files larger than this are almost certainly not what a person meant.
+MAX_FILE_BYTES = 20 * 1024 * 1024
+
+
+def read_fields(params: dict, defaults: dict) -> dict:
+    """`params` laid over `defaults`: unknown keys rejected, types checked against the defaults'.
+
+    The "generator" key that names the generator in a [data] table is ignored here.
+    """
+    given = {k: v for k, v in params.items() if k != "generator"}
+    unknown = sorted(set(given) - set(defaults))
+    if unknown:
+        known = ", ".join(defaults) or "no fields"
+        raise UserError(f"unknown field {unknown[0]!r}; expected one of {known}")
+    values = dict(defaults)
+    for key, value in given.items():
+        expected = type(defaults[key])
+        # TOML writes 1 for 1.0; a whole number is a fine value for a float field.
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, expected) or (expected is not bool and isinstance(value, bool)):
+            raise UserError(f"{key} must be {_TYPE_NAMES[expected]}, got {value!r}")
+        values[key] = value
+    return values
+
+
+def int_in(values: dict, key: str, low: int, high: int) -> int:
+    value = values[key]
+    if not low <= value <= high:
+        raise UserError(f"{key} must be an integer from {low} to {high}, got {value!r}")
+    return value
+
+
+def float_in(values: dict, key: str, low: float, high: float) -> float:
+    value = values[key]
+    if not (math.isfinite(value) and low <= value <= high):
+        raise UserError(f"{key} must be a number from {low} to {high}, got {value!r}")
+    return value
+
+
+def one_of(values: dict, key: str, options: tuple[str, ...]) -> str:
+    value = values[key]
+    if value not in options:
+        raise UserError(f"{key} must be one of {', '.join(options)}; got {value!r}")
+    return value
+
+
+def split_rngs(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
+    """Independent streams for train and validation, so resizing one leaves the other as it was."""
+    return np.random.default_rng([seed, 0]), np.random.default_rng([seed, 1])
+
+
+def read_text_file(path: Path, what: str = "text") -> str:
+    """The file's text, or a UserError naming it: missing, a folder, binary, not UTF-8, empty."""
+    path = Path(path)
+    expected = f"expected a UTF-8 {what} file"
+    if not path.exists():
+        raise UserError(f"{path}: file not found; {expected}")
+    if not path.is_file():
+        raise UserError(f"{path}: is a folder, not a file; {expected}")
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        limit = MAX_FILE_BYTES // 2**20
+        raise UserError(f"{path}: {size / 2**20:.0f} MB is too large; expected at most {limit} MB")
+    raw = path.read_bytes()
+    # NUL never appears in text; a file holding one is an image, an archive, a binary.
+    nul = raw.find(b"\x00")
+    if nul >= 0:
+        raise UserError(f"{path}: not UTF-8 text (binary: a NUL byte at offset {nul}); {expected}")
+    try:
+        text = raw.decode("utf-8-sig")  # -sig drops a BOM some editors write
+    except UnicodeDecodeError as err:
+        raise UserError(
+            f"{path}: not UTF-8 text (undecodable byte at offset {err.start}); {expected}"
+        ) from None
+    if not text.strip():
+        raise UserError(f"{path}: file is empty; expected some {what}")
+    return text
+
+
+def sliding_windows(
+    series: torch.Tensor, length: int, max_count: int, min_stride: int = 1
+) -> torch.Tensor:
+    """[count, length]: the windows of `length` along a 1-D series, every one of them
+    or, past `max_count`, evenly thinned by a wider stride.
+
+    Copied out of the series so a batch of windows owns its memory (the trainer may
+    move it to a device, where an overlapping view would balloon anyway).
+    """
+    count = series.shape[0] - length + 1
+    stride = max(min_stride, math.ceil(count / max_count))
+    return series.unfold(0, length, stride).contiguous()

@@ -1,0 +1,175 @@
+"""`csv`: forecast the next value of one column of a CSV file, row after row in time.
+
+Rows are taken in file order as equally spaced time steps. The first 80% train, the
+last 20% validate: a forecaster is judged on a future it has not seen, and the
+values are standardised with the training part's mean and spread only, so nothing
+about that future leaks into the inputs.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from rnn_tui.data.base import Split, TaskData
+from rnn_tui.data.generators.common import (
+    int_in,
+    one_of,
+    read_fields,
+    read_text_file,
+    sliding_windows,
+)
+from rnn_tui.errors import UserError
+
+TASK = "forecast"
+FILL_CHOICES = ("error", "interpolate", "drop")
+DEFAULTS = {"file": "", "column": "", "fill_missing": "error", "seq_len": 50}
+TRAIN_FRACTION = 0.8
+MAX_TRAIN_WINDOWS = 20_000
+MAX_VAL_WINDOWS = 5_000
+# Cells that spreadsheets and pandas write for "no value".
+MISSING_MARKERS = {"", "na", "n/a", "nan", "null", "none", "-", "?", "#n/a"}
+SHOWN = 5  # how many bad lines an error lists
+
+
+def check(params: dict) -> dict:
+    values = read_fields(params, DEFAULTS)
+    if not values["file"]:
+        raise UserError("missing field 'file'; expected the path of a CSV file")
+    if not values["column"]:
+        raise UserError("missing field 'column'; expected the header name of a numeric column")
+    one_of(values, "fill_missing", FILL_CHOICES)
+    int_in(values, "seq_len", 2, 1000)
+    return values
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def _rows(path: Path) -> list[tuple[int, list[str]]]:
+    """(line number, cells) for each non-blank row, counting from 1; the first is the header."""
+    text = read_text_file(path, "CSV")
+    try:  # commas, semicolons (European spreadsheets) or tabs
+        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+    except csv.Error:  # one column has no delimiter to find
+        dialect = csv.excel
+    reader = csv.reader(io.StringIO(text), dialect)
+    try:
+        rows = [(reader.line_num, row) for row in reader if any(c.strip() for c in row)]
+    except csv.Error as err:
+        raise UserError(f"{path}: not readable as CSV (line {reader.line_num}: {err})") from None
+    return rows
+
+
+def read_column(path: Path, column: str, fill_missing: str) -> tuple[np.ndarray, dict]:
+    """The column's numbers in file order, with missing cells filled or dropped as asked."""
+    rows = _rows(path)
+    if not rows:
+        raise UserError(f"{path}: no rows, only delimiters; expected a header line and numbers")
+    first, header = rows[0][0], [c.strip() for c in rows[0][1]]
+    if all(_is_number(c) for c in header if c):
+        raise UserError(
+            f"{path}: no header row: line {first} holds numbers ({', '.join(header[:4])}); "
+            "expected column names on the first line"
+        )
+    if column not in header:
+        names = ", ".join(repr(h[:30]) for h in header[:20]) + (" ..." if len(header) > 20 else "")
+        raise UserError(f"{path}: no column {column!r}; the header (line {first}) has {names}")
+    index = header.index(column)
+
+    numbers, missing, bad = [], [], []
+    for line, row in rows[1:]:
+        cell = row[index].strip() if index < len(row) else ""
+        if cell.lower() in MISSING_MARKERS:
+            missing.append(line)
+            numbers.append(math.nan)
+            continue
+        try:
+            value = float(cell)
+        except ValueError:
+            value = math.inf  # reported below with the other non-numbers
+        if not math.isfinite(value):
+            bad.append(f"line {line}: {cell[:20]!r}")
+        numbers.append(value)
+    if bad:
+        shown = ", ".join(bad[:SHOWN]) + (", ..." if len(bad) > SHOWN else "")
+        raise UserError(
+            f"{path}: column {column!r} has {len(bad)} non-numeric value(s) ({shown}); "
+            "expected numbers in every row"
+        )
+    if len(missing) == len(numbers):
+        raise UserError(f"{path}: column {column!r} has no numbers; expected a numeric column")
+    series = np.array(numbers, dtype=np.float64)
+    if missing:
+        if fill_missing == "error":
+            lines = ", ".join(map(str, missing[:SHOWN])) + (", ..." if len(missing) > SHOWN else "")
+            raise UserError(
+                f"{path}: column {column!r} has {len(missing)} missing value(s) (line {lines}); "
+                "expected a number in every row, or --fill-missing interpolate or drop"
+            )
+        present = ~np.isnan(series)
+        if fill_missing == "drop":
+            series = series[present]
+        else:  # a straight line between neighbours; np.interp holds the ends at the nearest value
+            steps = np.arange(len(series))
+            series = np.interp(steps, steps[present], series[present])
+    filled = len(missing) if fill_missing == "interpolate" else 0
+    return series, {"filled": filled, "dropped": len(missing) - filled}
+
+
+def split_point(rows: int) -> int:
+    return int(rows * TRAIN_FRACTION)
+
+
+def _too_few(path: Path, column: str, rows: int, seq_len: int) -> UserError:
+    window = seq_len + 1
+    need = 2 * window
+    while min(split_point(need), need - split_point(need)) < window:
+        need += 1
+    hint = ""
+    longest = min(split_point(rows), rows - split_point(rows)) - 1
+    if longest >= 2:
+        hint = f"; with {rows} rows use seq_len {longest} or less"
+    return UserError(
+        f"{path}: column {column!r} has {rows} rows; seq_len {seq_len} needs at least {need} "
+        f"(80% to train on, 20% to validate, each at least seq_len + 1 rows){hint}"
+    )
+
+
+def build(params: dict, seed: int) -> TaskData:
+    # A file's rows are what they are; `seed` has nothing to draw.
+    values = check(params)
+    path, column, seq_len = Path(values["file"]), values["column"], values["seq_len"]
+    series, counts = read_column(path, column, values["fill_missing"])
+    rows = len(series)
+    cut = split_point(rows)
+    if min(cut, rows - cut) < seq_len + 1:
+        raise _too_few(path, column, rows, seq_len)
+    mean, std = float(series[:cut].mean()), float(series[:cut].std())
+    if not std > 1e-12 * max(1.0, abs(mean)):
+        raise UserError(
+            f"{path}: column {column!r} is constant ({mean:g}) in its first 80% of rows; "
+            "expected values that change over time"
+        )
+    scaled = torch.from_numpy(((series - mean) / std).astype(np.float32))
+    train = sliding_windows(scaled[:cut], seq_len + 1, MAX_TRAIN_WINDOWS)
+    val = sliding_windows(scaled[cut:], seq_len + 1, MAX_VAL_WINDOWS)
+    return TaskData(
+        kind=TASK,
+        train=Split(train[:, :-1].unsqueeze(-1).contiguous(), train[:, 1:].contiguous()),
+        val=Split(val[:, :-1].unsqueeze(-1).contiguous(), val[:, 1:].contiguous()),
+        input_size=1,
+        output_size=1,
+        info={"source": path.name, "column": column, "mean": mean, "std": std, "rows": rows,
+              **counts},
+    )
