@@ -12,7 +12,9 @@ from __future__ import annotations
 import copy
 import math
 import time
+from collections import deque
 from dataclasses import dataclass, field, replace
+from typing import Callable
 
 import torch
 
@@ -22,6 +24,10 @@ from rnn_tui.core.model import SequenceModel
 from rnn_tui.data.base import TaskData
 
 EVAL_BATCH = 512
+GRAD_NORM_MEMORY = 2000  # recent pre-clip gradient norms kept, one per step
+# Settings that can change while training: they take effect at the next step.
+LIVE_SETTINGS = ("lr", "clip", "optimizer", "momentum", "weight_decay", "batch_size", "steps", "eval_every",
+                 "dropout")
 
 
 def pick_device(name: str) -> torch.device:
@@ -61,6 +67,8 @@ class Trainer:
     step: int = 0
     diverged: Diverged | None = None
     history: list[dict] = field(default_factory=list)
+    # Where throughput's seconds come from; a fake clock makes seq/s reproducible in tests.
+    clock: Callable[[], float] = time.perf_counter
 
     def __post_init__(self):
         self.baseline = tasks.baseline(self.data)
@@ -80,13 +88,67 @@ class Trainer:
         self.batches = torch.Generator().manual_seed(cfg.seed + 1)
         self.step, self.diverged, self.history = 0, None, []
         self._good_weights, self._good_step = copy.deepcopy(self.model.state_dict()), 0
-        self._window_loss, self._window_n, self._window_start = 0.0, 0, time.perf_counter()
+        self._window_loss, self._window_n, self._window_start = 0.0, 0, self.clock()
+        self._window_norm_sum, self._window_norm_max = 0.0, 0.0
         self.last_grad_norm = math.nan
+        # The pre-clip norm of every completed step, newest last (a divergent step is not one).
+        self.grad_norms: deque[float] = deque(maxlen=GRAD_NORM_MEMORY)
 
     def set_lr(self, lr: float) -> None:
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
-        self.train_config = replace(self.train_config, lr=lr).validate()
+        self.configure(lr=lr)
+
+    def configure(self, **changes) -> None:
+        """Change training settings between steps (see LIVE_SETTINGS).
+
+        A new learning rate, weight decay or momentum is written into the optimizer's
+        param groups, so Adam's moment estimates survive a learning-rate change; only a
+        different optimizer type starts from fresh optimizer state.
+        """
+        from rnn_tui.errors import UserError
+
+        unknown = sorted(set(changes) - set(LIVE_SETTINGS))
+        if unknown:
+            raise UserError(f"set: {unknown[0]!r} cannot change while training; "
+                            f"expected one of {', '.join(LIVE_SETTINGS)}")
+        dropout = changes.pop("dropout", None)
+        new = replace(self.train_config, **changes).validate("set")  # all checked before any applies
+        if dropout is not None:
+            self.set_dropout(dropout)
+        if new.optimizer != self.train_config.optimizer:
+            self.optimizer = make_optimizer(new, self.model.parameters())
+        else:
+            for group in self.optimizer.param_groups:
+                group["lr"], group["weight_decay"] = new.lr, new.weight_decay
+                if "momentum" in group and new.optimizer == "sgd":
+                    group["momentum"] = new.momentum
+        self.train_config = new
+
+    def set_dropout(self, dropout: float) -> None:
+        """Dropout between stacked layers (torch applies none after the last layer)."""
+        self.model_config = replace(self.model_config, dropout=dropout).validate("set")
+        for core in (self.model.core, getattr(self.model, "decoder", None)):
+            if core is not None and core.num_layers > 1:
+                core.dropout = float(dropout)
+
+    def resume_after_divergence(self) -> None:
+        """Train on from the restored weights; the optimizer's state may hold the blow-up."""
+        self.diverged = None
+        self.optimizer = make_optimizer(self.train_config, self.model.parameters())
+
+    def adopt(self, step: int) -> None:
+        """The model now holds weights from elsewhere (a checkpoint): go on from `step` with a
+        fresh optimizer, and treat these weights as the last finite ones."""
+        self.optimizer = make_optimizer(self.train_config, self.model.parameters())
+        self.step, self.diverged, self.history = step, None, []
+        self._good_weights, self._good_step = copy.deepcopy(self.model.state_dict()), step
+        self._window_loss, self._window_n, self._window_start = 0.0, 0, self.clock()
+        self._window_norm_sum, self._window_norm_max = 0.0, 0.0
+        self.grad_norms.clear()
+        self.last_grad_norm = math.nan
+
+    def exclude_time(self, seconds: float) -> None:
+        """Leave a pause out of the throughput measured at the next evaluation."""
+        self._window_start += seconds
 
     # -------------------------------------------------------------- steps
     def train_step(self) -> float:
@@ -114,15 +176,17 @@ class Trainer:
         self.step += 1
         self._window_loss += loss_value
         self._window_n += 1
+        self.grad_norms.append(grad_norm)
+        self._window_norm_sum += grad_norm
+        if grad_norm > self._window_norm_max:
+            self._window_norm_max = grad_norm
         return loss_value
 
     def _diverge(self, what: str, value: float) -> None:
-        weights_finite = all(torch.isfinite(p).all() for p in self.model.parameters())
-        restored = self.step
-        if not weights_finite:
-            self.model.load_state_dict(self._good_weights)
-            restored = self._good_step
-        self.diverged = Diverged(self.step + 1, f"{what} is {value}", restored)
+        # Back to the last weights whose validation loss was finite: the current ones may be
+        # finite and still overflow the loss, and would diverge again at once.
+        self.model.load_state_dict(self._good_weights)
+        self.diverged = Diverged(self.step + 1, f"{what} is {value}", self._good_step)
 
     @torch.no_grad()
     def evaluate(self) -> dict:
@@ -134,19 +198,23 @@ class Trainer:
             part = split.batch(torch.arange(start, min(start + EVAL_BATCH, len(split)), device=self.device))
             preds.append(self.model(part.x, part.dec_in))
         pred = torch.cat(preds)
-        now = time.perf_counter()
+        now = self.clock()
         seconds = max(now - self._window_start, 1e-9)
         row = {
             "step": self.step,
             "loss": self._window_loss / self._window_n if self._window_n else math.nan,
             "val_loss": float(tasks.batch_loss(kind, pred, split.y)),
             "grad_norm": self.last_grad_norm,
+            # The steps since the last evaluation: their mean and largest pre-clip norm.
+            "grad_norm_mean": self._window_norm_sum / self._window_n if self._window_n else math.nan,
+            "grad_norm_max": self._window_norm_max if self._window_n else math.nan,
             "seq_per_s": self._window_n * self.train_config.batch_size / seconds,
         }
         row.update(tasks.metrics(kind, pred.cpu(), split.y.cpu(), self.data.output_size))
         if math.isfinite(row["val_loss"]):
             self._good_weights, self._good_step = copy.deepcopy(self.model.state_dict()), self.step
-        self._window_loss, self._window_n, self._window_start = 0.0, 0, time.perf_counter()
+        self._window_loss, self._window_n, self._window_start = 0.0, 0, self.clock()
+        self._window_norm_sum, self._window_norm_max = 0.0, 0.0
         self.history.append(row)
         return row
 

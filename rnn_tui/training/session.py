@@ -1,0 +1,241 @@
+"""One training run as the app sees it: a Trainer plus its status, budget, folder and goal.
+
+The worker process holds one or more runs (several in compare mode) and feeds them
+commands; the fake client holds them in-process. Everything a command can do to a
+single run lives here, so both behave the same.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict
+from typing import Callable
+
+from rnn_tui.core import checkpoint
+from rnn_tui.core.config import ModelConfig, TrainConfig, from_dict
+from rnn_tui.data.base import TaskData
+from rnn_tui.data.scenario import Scenario
+from rnn_tui.errors import UserError
+from rnn_tui.training.loop import Trainer
+from rnn_tui.training.protocol import Notice, Snapshot, TrainerError
+from rnn_tui.training.runs import RunFolder, checkpoint_meta
+
+HISTORY_LIMIT = 1000  # evaluation rows per snapshot; metrics.jsonl keeps them all
+GRAD_POINTS = 500  # gradient norms per snapshot
+# A checkpoint's weights fit only a model of the same shape.
+SHAPE_FIELDS = ("arch", "hidden", "layers", "bidirectional", "nonlinearity", "embed")
+
+
+def merge_configs(scenario: Scenario, model: dict, train: dict) -> tuple[ModelConfig, TrainConfig]:
+    """The scenario's own settings, with the given fields on top (validated)."""
+    m = from_dict(ModelConfig, {**asdict(scenario.model), **model}, "model")
+    t = from_dict(TrainConfig, {**asdict(scenario.train), **train}, "train")
+    return m, t
+
+
+class Run:
+    def __init__(self, label: str, scenario: Scenario, source: dict, data: TaskData,
+                 model: ModelConfig, train: TrainConfig, runs_dir: str | None,
+                 emit: Callable[[object], None], clock: Callable[[], float]):
+        self.label, self.scenario, self.source, self.emit, self.clock = label, scenario, source, emit, clock
+        self.runs_dir = runs_dir
+        self.trainer = Trainer(data, model, train, clock=clock)
+        self.status = "paused"  # the app says when to start
+        self.changed = True  # something a snapshot shows is new since the last one
+        self.seq_per_s = 0.0
+        self._paused_at = clock()
+        self._new_run()
+
+    def _new_run(self) -> None:
+        """Fresh weights or new weights from a file: a new folder, a new budget, no goal met."""
+        self.folder = RunFolder(self.runs_dir, self.scenario.name, self.trainer.model_config.arch) \
+            if self.runs_dir is not None else None
+        self.budget_from = self.trainer.step
+        self.budget = self.budget_from + self.trainer.train_config.steps
+        self.solved, self.solved_at, self.saved_step = False, None, None
+        self.changed = True
+
+    def close(self) -> None:
+        if self.folder is not None:
+            self.folder.close()
+
+    # -------------------------------------------------------------- training
+    @property
+    def running(self) -> bool:
+        return self.status == "running"
+
+    def train_one(self) -> int:
+        """One step (and an evaluation when due). Returns the sequences trained."""
+        t = self.trainer
+        t.train_step()
+        self.changed = True
+        if t.diverged:
+            self._evaluate()  # the restored weights' validation loss, at the step it broke
+            self.pause()
+            self.status = "diverged"
+            d = t.diverged
+            self.emit(Notice(self.label, f"diverged at step {d.step}: {d.reason}; weights from step "
+                                         f"{d.restored_step} kept. Lower the learning rate or clip, then resume."))
+            return 0
+        if t.step % t.train_config.eval_every == 0 or t.step == self.budget:
+            self._evaluate()
+        if t.step >= self.budget and self.running:
+            self.pause()
+            self.emit(Notice(self.label, f"trained its budget of {t.train_config.steps} steps "
+                                         f"(step {t.step}); resume to train as many again"))
+        return t.train_config.batch_size
+
+    def _evaluate(self) -> None:
+        row = self.trainer.evaluate()
+        if self.folder is not None:
+            try:
+                self.folder.append(row, self.describe())
+            except OSError as err:  # a full disk must not stop the lesson
+                self.emit(TrainerError(self.label, f"cannot write metrics ({err}); "
+                                                   "training goes on without a run folder"))
+                self.folder = None
+        goal = self.scenario.solved
+        self.solved = goal.met(row.get(goal.metric, math.nan))
+        if self.solved and self.solved_at is None:
+            self.solved_at = row["step"]
+            self.emit(Notice(self.label, f"solved at step {row['step']}: {goal.metric} "
+                                         f"{row[goal.metric]:.4g}, goal {goal.direction} {goal.goal:g}"))
+
+    def note_rate(self, sequences: int, seconds: float) -> None:
+        """Throughput per wall second while running (in compare mode, turns included)."""
+        if seconds > 0 and sequences:
+            rate = sequences / seconds
+            self.seq_per_s = rate if not self.seq_per_s else 0.7 * self.seq_per_s + 0.3 * rate
+
+    # -------------------------------------------------------------- commands
+    def resume(self) -> None:
+        t = self.trainer
+        if self.status == "stopped":
+            raise UserError("this run stopped after an error; reset or switch to train again")
+        if t.diverged:
+            t.resume_after_divergence()
+        if t.step >= self.budget:
+            self.budget_from = t.step
+            self.budget = t.step + t.train_config.steps
+        if not self.running:
+            t.exclude_time(self.clock() - self._paused_at)
+            self.status = "running"
+            self.changed = True
+
+    def pause(self) -> None:
+        if self.running:
+            self.status = "paused"
+            self._paused_at = self.clock()
+            self.changed = True
+
+    def single_step(self) -> None:
+        self.pause()
+        if self.status == "stopped":
+            raise UserError("this run stopped after an error; reset or switch to train again")
+        if self.trainer.diverged:
+            self.trainer.resume_after_divergence()
+            self.status = "paused"
+        self.train_one()
+
+    def reset(self) -> None:
+        was_running = self.running
+        self.close()
+        self.trainer.reset()
+        self.status = "running" if was_running else "paused"
+        self._paused_at = self.clock()
+        self.seq_per_s = 0.0
+        self._new_run()
+
+    def configure(self, **changes) -> None:
+        self.trainer.configure(**changes)
+        if "steps" in changes:  # a new budget counts from where the current one began
+            self.budget = self.budget_from + self.trainer.train_config.steps
+        self.changed = True
+
+    def save(self, path: str | None = None) -> str:
+        t = self.trainer
+        if path is None and self.folder is None:
+            raise UserError("save: this session keeps no run folder; give a path")
+        meta = checkpoint_meta(t, self.scenario.name, self.source)
+        written = self.folder.save(t, meta, self.describe(), path) if self.folder \
+            else checkpoint.save(path, t.model, meta)
+        self.saved_step = t.step
+        self.emit(Notice(self.label, f"saved {written}"))
+        return str(written)
+
+    def load(self, path: str) -> None:
+        payload = checkpoint.load(path)
+        meta = payload.get("meta", {})
+        mine, theirs = asdict(self.trainer.model_config), meta.get("model", {})
+        differ = [k for k in SHAPE_FIELDS if k in theirs and theirs[k] != mine[k]]
+        if differ or meta.get("task", self.trainer.data.kind) != self.trainer.data.kind:
+            raise UserError(
+                f"load {path}: a {_shape(theirs)} {meta.get('task', '?')} checkpoint does not fit this "
+                f"{_shape(mine)} {self.trainer.data.kind} run; switch to that architecture and size first"
+            )
+        checkpoint.apply(self.trainer.model, payload, path)  # shapes (e.g. a vocabulary) checked here
+        self.close()
+        self.trainer.adopt(int(meta.get("step", 0)))
+        self.status = "paused" if self.status in ("diverged", "stopped") else self.status
+        self._new_run()
+        trained_on = meta.get("scenario")
+        note = f" (trained on {trained_on})" if trained_on and trained_on != self.scenario.name else ""
+        self.emit(Notice(self.label, f"loaded {path} at step {self.trainer.step}{note}"))
+
+    def fail(self, reason: str) -> None:
+        """An exception escaped a step: report it and wait for reset or switch."""
+        self.pause()
+        self.status = "stopped"
+        self.changed = True
+        self.emit(TrainerError(self.label, f"{reason}; reset or switch to train again"))
+
+    # -------------------------------------------------------------- views
+    def describe(self) -> dict:
+        return {"run": self.label, "scenario": self.scenario.name, "source": self.source,
+                "model": asdict(self.trainer.model_config), "train": asdict(self.trainer.train_config),
+                "task": self.trainer.data.kind}
+
+    def snapshot(self) -> Snapshot:
+        t = self.trainer
+        self.changed = False
+        return Snapshot(
+            run=self.label,
+            step=t.step,
+            status=self.status,
+            metrics=dict(t.history[-1]) if t.history else {},
+            history=thin(t.history, HISTORY_LIMIT),
+            grad_norms=max_pool(list(t.grad_norms), GRAD_POINTS),
+            weights={k: v.detach().cpu().clone() for k, v in t.model.state_dict().items()},
+            model=asdict(t.model_config),
+            train=asdict(t.train_config),
+            source=dict(self.source),
+            solved=self.solved,
+            diverged=asdict(t.diverged) if t.diverged else None,
+            seq_per_s=self.seq_per_s if self.running else 0.0,
+        )
+
+
+def _shape(model: dict) -> str:
+    if not model:
+        return "model of unknown shape"
+    both = " bidirectional" if model.get("bidirectional") else ""
+    return f"{model.get('arch')} {model.get('layers')}x{model.get('hidden')}{both}"
+
+
+def thin(rows: list[dict], limit: int) -> list[dict]:
+    """Every k-th row (k a power of two, so the kept points stay put as rows arrive), plus the last."""
+    stride = 1
+    while len(rows) > limit * stride:
+        stride *= 2
+    kept = [dict(r) for r in rows[::stride]]
+    if rows and (len(rows) - 1) % stride:
+        kept.append(dict(rows[-1]))
+    return kept
+
+
+def max_pool(values: list[float], limit: int) -> list[float]:
+    """At most `limit` points, each the largest of its bin: a spike must not vanish."""
+    if len(values) <= limit:
+        return values
+    size = -(-len(values) // limit)
+    return [max(values[i:i + size]) for i in range(0, len(values), size)]
