@@ -60,9 +60,9 @@ def main() -> None:
           f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start")
     results: dict[str, list] = {"shared": [], "each": []}
     for _ in range(args.repeats):
-        for layout in results:
+        for layout, times in results.items():
             total, finished = one_round(layout, args.steps, args.hidden, args.scenario)
-            results[layout].append(total)
+            times.append(total)
             each = "  ".join(f"{a} {finished[a]:.1f}s" for a in ARCHS)
             print(f"  {layout:>6}: all done in {total:5.1f} s ({each})", flush=True)
     sequences = len(ARCHS) * args.steps * 32

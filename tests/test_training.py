@@ -7,9 +7,9 @@ import json
 import math
 import multiprocessing
 import os
-import resource
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -26,7 +26,7 @@ from rnn_tui.training.channel import LatestSender, take_latest
 from rnn_tui.training.fake import FakeTrainerClient
 from rnn_tui.training.host import Host
 from rnn_tui.training.loop import Trainer
-from rnn_tui.training.protocol import Command, Notice, Snapshot, TrainerError
+from rnn_tui.training.protocol import Command, Notice, TrainerError
 from rnn_tui.training.session import max_pool, thin
 
 SINE = {"scenario": "sine", "data": {"seq_len": 20, "train_size": 128, "val_size": 32}}
@@ -292,7 +292,7 @@ def test_compare_load_picks_the_run_of_the_checkpoint_arch(tmp_path):
     single, _ = make_host(model={"arch": "gru", "hidden": 8})
     single.handle(Command("step"))
     single.handle(Command("save", {"path": str(tmp_path / "gru.pt")}))
-    host, out = make_host(compare=["rnn", "gru"])
+    host, _ = make_host(compare=["rnn", "gru"])
     host.handle(Command("load", {"path": str(tmp_path / "gru.pt")}))
     assert [s.step for s in host.snapshots()] == [0, 1]
     host.handle(Command("save", {"path": str(tmp_path / "both.pt")}))
@@ -380,9 +380,9 @@ def test_fake_client_is_deterministic_and_speaks_the_protocol():
 
     a, b = session(), session()
     assert [s.step for s in a[0]] == [0, 0] and [s.step for s in a[1]] == [8, 8]
-    assert [s.train["lr"] for s in a[2]] == [0.01, b[2][1].train["lr"]]
+    assert a[2][0].train["lr"] == 0.01 and a[2][1].train["lr"] != 0.01  # set(run="rnn") reached rnn only
     assert all(s.status == "paused" for s in a[2])
-    for x, y in zip(a[1], b[1]):
+    for x, y in zip(a[1], b[1], strict=True):
         assert x.metrics == y.metrics and x.seq_per_s == y.seq_per_s and x.grad_norms == y.grad_norms
         assert all(torch.equal(x.weights[k], y.weights[k]) for k in x.weights)
     with pytest.raises(ValueError):
@@ -394,7 +394,11 @@ def test_fake_client_is_deterministic_and_speaks_the_protocol():
 
 
 def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Resident memory now (not the peak, which an earlier test may have set)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS in /proc/self/status")
 
 
 def test_latest_wins_stays_bounded_when_nobody_reads():
@@ -406,12 +410,14 @@ def test_latest_wins_stays_bounded_when_nobody_reads():
     for i in range(1, 200):  # 800 MB published in all; a queue would hold it all
         sender.publish((i, big))
     assert _rss_mb() - before < 60
-    got = [take_latest(reader)]
-    assert sender.flush(timeout=5)
-    got.append(take_latest(reader))
-    # The newest arrives, at most one read late (behind the message already being written).
-    assert [m[0] for m in got if m is not None][-1] == 199
-    assert take_latest(reader) is None
+    # The newest arrives, at most one message late (behind the one already being written).
+    got, deadline = [], time.monotonic() + 10
+    while (not got or got[-1][0] != 199) and time.monotonic() < deadline:
+        message = take_latest(reader)
+        if message is not None:
+            got.append(message)
+    assert [m[0] for m in got][-1] == 199 and len(got) <= 2
+    assert sender.flush(timeout=5) and take_latest(reader) is None
 
 
 def test_training_modules_do_not_import_textual():

@@ -52,9 +52,8 @@ class FakeTrainerClient:
 
     def poll(self) -> list[Snapshot | TrainerError | Notice]:
         host = self._host
-        if host is not None and not host.finished:
-            if host.busy:
-                host.train_for(float("inf"), max_rounds=self.steps_per_poll)
+        if host is not None and not host.finished and host.busy:
+            host.train_for(float("inf"), max_rounds=self.steps_per_poll)
         out, self._outbox = self._outbox, []
         if host is not None and host.changed():
             out += host.snapshots()

@@ -68,7 +68,7 @@ def _final(trainer, scenario, row, first_solved, elapsed, steps) -> dict:
     metric = scenario.solved.metric
     final = {
         "final": True,
-        "solved": bool(scenario.solved.met(row.get(metric, math.nan))),
+        "solved": first_solved is not None,  # the goal was met at some evaluation
         "solved_at_step": first_solved,
         "goal": {"metric": metric, scenario.solved.direction: scenario.solved.goal},
         "val_loss": row.get("val_loss", math.nan),

@@ -80,7 +80,8 @@ class Host:
             model, train = merge_configs(scenario, spec.get("model", {}), spec.get("train", {}))
             if self.compare:
                 model = replace(model, arch=label).validate("compare")
-            data = self._cached(("data", key, train.seed), lambda: scenario.build_data(train.seed))
+            seed = train.seed
+            data = self._cached(("data", key, seed), lambda s=scenario, n=seed: s.build_data(n))
             built[label] = Run(label, scenario, source, data, model, train, self.runs_dir, self.emit, self.clock)
         return built
 
@@ -181,7 +182,7 @@ class Host:
             if path and self.compare:  # one file per run: name.pt -> name-lstm.pt
                 stem, dot, ext = str(path).rpartition(".")
                 target = f"{stem}-{label}.{ext}" if dot else f"{path}-{label}"
-            self._each([label], lambda run: run.save(target))
+            self._each([label], lambda run, target=target: run.save(target))
 
     def _cmd_load(self, labels, args) -> None:
         path = args.get("path")

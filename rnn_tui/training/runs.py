@@ -2,7 +2,8 @@
 
     runs/<scenario>-<arch>-<YYYYmmdd-HHMMSS>/
         run.json        what was trained: source, model and train settings at the start
-        metrics.jsonl   one evaluation row per line, flushed as it is written
+        metrics.jsonl   one evaluation row per line (plus its wall-clock "time"), flushed
+                        as it is written
         step-<N>.pt     checkpoints (core.checkpoint: atomic, tensors + plain metadata)
 
 The folder is made at the first write, so opening the app and quitting untrained
@@ -63,7 +64,7 @@ class RunFolder:
         """One evaluation row; flushed now, so a killed app loses at most the row being written."""
         if self._metrics is None:
             self._metrics = open(self._ensure(describe) / "metrics.jsonl", "a", encoding="utf-8")
-        self._metrics.write(json.dumps(clean(row)) + "\n")
+        self._metrics.write(json.dumps({**clean(row), "time": round(time.time(), 3)}) + "\n")
         self._metrics.flush()
 
     def save(self, trainer: Trainer, meta: dict, describe: dict, path: str | Path | None = None) -> Path:

@@ -7,8 +7,9 @@ process keeps the other core (two torch threads froze a UI loop for 0.4 s).
 Three channels, one job each:
     commands   app -> trainer, a pipe; its end-of-file means the app is gone
     events     trainer -> app, a pipe: errors and notices, every one delivered
-    snapshots  trainer -> app, latest wins (channel.py): at most ~5 a second; a slow
-               reader gets the newest, and memory never grows
+    snapshots  trainer -> app, latest wins (channel.py): ~5 a second while training,
+               and right after a command; a slow reader gets the newest, and memory
+               never grows
 
 Textual replaces sys.stderr with an object whose fileno() is -1, and
 multiprocessing hands sys.stderr's descriptor to the processes it starts ("bad
@@ -32,9 +33,10 @@ from rnn_tui.training.protocol import COMMANDS, Command, Notice, Snapshot, Train
 CHUNK_S = 0.05  # training between looks at the command pipe
 PUBLISH_S = 0.2  # at most 5 snapshots a second
 IDLE_WAIT_S = 0.25  # paused: how long to sleep on the command pipe
-# Compare mode: one process per run finished rnn+lstm+gru 1.5x sooner than one process
-# taking turns on two cores, and the UI's 16 ms timer stayed within 4 ms (p95) and 8 ms
-# (max) beside them (benchmarks/bench_compare.py, bench_ui_lag.py --compare).
+# Compare mode: on two otherwise idle cores, one process per run trained rnn+lstm+gru
+# 1.5x sooner than one process taking turns (5.3 s vs 7.8 s), and the UI's 16 ms timer
+# stayed within 2.6 ms (p95) and 5.2 ms (max) beside them; under a heavy foreign load
+# the two came out even (benchmarks/bench_compare.py, bench_ui_lag.py --compare).
 COMPARE_LAYOUT = "each"  # or "shared": one process, the runs taking turns a step each
 # Trainers yield to the UI when both want the CPU (niceness 5: about a third of the share).
 NICENESS = 5
