@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import asdict
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -14,6 +13,7 @@ from rnn_tui.core import checkpoint
 from rnn_tui.core.generate import sample_text
 from rnn_tui.data.scenario import Scenario
 from rnn_tui.training.loop import Trainer
+from rnn_tui.training.runs import checkpoint_meta, clean
 
 
 def run(trainer: Trainer, scenario: Scenario, source: dict, save: str | None, as_json: bool) -> int:
@@ -40,7 +40,7 @@ def run(trainer: Trainer, scenario: Scenario, source: dict, save: str | None, as
                 if first_solved is None and solved.met(row.get(metric, math.nan)):
                     first_solved = row["step"]
                 if as_json:
-                    print(json.dumps(_clean(row)), flush=True)
+                    print(json.dumps(clean(row)), flush=True)
                 else:
                     progress.update(task, completed=done, status=_status(row, metric))
     finally:
@@ -51,13 +51,10 @@ def run(trainer: Trainer, scenario: Scenario, source: dict, save: str | None, as
     if trainer.data.kind == "next_token" and not trainer.diverged:
         final["sample"] = sample_from(trainer.model, trainer.data, scenario.sample, trainer.train_config.seed)
     if save:
-        meta = {"scenario": scenario.name, "source": source, "model": asdict(trainer.model_config),
-                "train": asdict(trainer.train_config), "step": trainer.step, "metrics": _clean(row),
-                "task": trainer.data.kind}
-        checkpoint.save(save, trainer.model, meta)
+        checkpoint.save(save, trainer.model, checkpoint_meta(trainer, scenario.name, source))
         final["saved"] = save
     if as_json:
-        print(json.dumps(_clean(final)), flush=True)
+        print(json.dumps(clean(final)), flush=True)
     else:
         _summary(err, final, scenario)
     return 1 if trainer.diverged else 0
@@ -131,8 +128,3 @@ def _summary(console: Console, final: dict, scenario: Scenario) -> None:
         console.print(final["sample"], markup=False, highlight=False)
     if "saved" in final:
         console.print(f"checkpoint: {final['saved']}")
-
-
-def _clean(row: dict) -> dict:
-    """JSON has no NaN: write null instead."""
-    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()}
