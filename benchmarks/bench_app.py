@@ -7,7 +7,7 @@ key latency   with the real trainer running, Right is sent through tmux and the
               screen polled until the step counter moves (includes tmux's own cost)
 heatmap       a full redraw (every visible line, cache cleared) of 256 units x
               2000 steps in a 200x60 terminal
-memory        resident memory of the app and its trainer process together
+memory        proportional set size (PSS) of the app and its trainer process together
 """
 
 from __future__ import annotations
@@ -55,19 +55,30 @@ def wait_for(session: str, pattern: str, seconds: float = 60) -> re.Match:
     raise RuntimeError(f"{pattern!r} not on screen")
 
 
-def rss_mb(pid: int) -> float:
-    """Resident memory of a process and all its descendants, in MB."""
-    total, todo = 0.0, [pid]
+def memory_mb(pid: int) -> tuple[float, float]:
+    """(PSS, RSS) in MB of a process and all its descendants.
+
+    PSS splits each shared page (torch's libraries, mapped by both the app and its
+    trainer) among the processes using it, so the sum is the app's real footprint;
+    RSS counts those pages once per process.
+    """
+    pss = rss = 0.0
+    todo = [pid]
     while todo:
         p = todo.pop()
         try:
-            with open(f"/proc/{p}/status") as fh:
-                total += next(int(line.split()[1]) for line in fh if line.startswith("VmRSS")) / 1024
-        except (FileNotFoundError, StopIteration):
+            with open(f"/proc/{p}/smaps_rollup") as fh:
+                for line in fh:
+                    field, value = line.split()[:2] if ":" in line else ("", "0")
+                    if field == "Pss:":
+                        pss += int(value) / 1024
+                    elif field == "Rss:":
+                        rss += int(value) / 1024
+        except (FileNotFoundError, ValueError):
             continue
         kids = subprocess.run(["pgrep", "-P", str(p)], capture_output=True, text=True).stdout.split()
         todo += [int(k) for k in kids]
-    return total
+    return pss, rss
 
 
 def heatmap_redraw(repeats: int = 15) -> list[float]:
@@ -132,7 +143,7 @@ def main() -> None:
         wait_for(session, rf"step {target}/\d+", seconds=5)
         lags.append(time.perf_counter() - start)
     pid = int(tmux("display-message", "-p", "-t", session, "#{pane_pid}").strip())
-    memory = rss_mb(pid)
+    pss, rss = memory_mb(pid)
     rate = wait_for(session, r"([\d,]+)/s").group(1)
     tmux("send-keys", "-t", session, "q")
     time.sleep(2)
@@ -140,7 +151,7 @@ def main() -> None:
     lags_ms = np.array(lags) * 1e3
     print(f"key to screen, training running ({rate} seq/s): median {np.median(lags_ms):.1f} ms, "
           f"p95 {np.percentile(lags_ms, 95):.1f} ms, max {lags_ms.max():.1f} ms over {len(lags)} keys")
-    print(f"memory, app + trainer: {memory:.0f} MB")
+    print(f"memory, app + trainer: {pss:.0f} MB PSS ({rss:.0f} MB RSS, shared libraries counted twice)")
 
     redraw = np.array(heatmap_redraw()) * 1e3
     print(f"heatmap full redraw 256 units x 2000 steps, 200x60: median {np.median(redraw):.1f} ms, "

@@ -228,7 +228,7 @@ def test_real_command_in_tmux(tmp_path):
     session = f"rnn-tui-test-{os.getpid()}"
     env_path = os.pathsep.join([os.getcwd(), os.environ.get("PYTHONPATH", "")])
     cmd = (f"cd {tmp_path} && PYTHONPATH={env_path} {sys.executable} -m rnn_tui --scenario adding "
-           f"--seq-len 20 --hidden 16 --runs-dir {tmp_path}/runs; echo EXITED $?; sleep 30")
+           f"--seq-len 20 --hidden 64 --runs-dir {tmp_path}/runs; echo EXITED $?; sleep 30")
     subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "100", "-y", "30", cmd], check=True)
 
     def screen() -> str:
@@ -247,6 +247,12 @@ def test_real_command_in_tmux(tmp_path):
         wait_for("step 1/20")
         subprocess.run(["tmux", "send-keys", "-t", session, "Right", "Right"], check=True)
         wait_for("step 3/20")
+        # 64 units overflow the gates panel: a focusable scroll box would be auto-focused
+        # in a real terminal and take Home/End for itself
+        subprocess.run(["tmux", "send-keys", "-t", session, "End"], check=True)
+        wait_for("step 20/20")
+        subprocess.run(["tmux", "send-keys", "-t", session, "Home"], check=True)
+        wait_for("step 1/20")
         subprocess.run(["tmux", "send-keys", "-t", session, "q"], check=True)
         wait_for("EXITED 0")
         assert list((tmp_path / "runs").glob("*/*.pt")), "no checkpoint saved on quit"

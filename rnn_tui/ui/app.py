@@ -37,6 +37,13 @@ ARCH_CYCLE = ("lstm", "gru", "rnn", "esn")
 SPEEDS = (1, 2, 4, 8, 16, 32)  # steps per second while playing
 
 
+class GatesScroll(VerticalScroll, can_focus=False):
+    """Scrolls the gates panel by mouse wheel only: the keys step through time.
+
+    A focusable scroll container would be focused at start-up and swallow Home/End.
+    """
+
+
 class RnnTuiApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "rnn-tui"
@@ -92,7 +99,7 @@ class RnnTuiApp(App):
                 with Vertical(id="heatmap-box"):
                     yield Heatmap(id="heatmap")
             with Vertical(id="right"):
-                with VerticalScroll(id="gates-box"):
+                with GatesScroll(id="gates-box"):
                     yield Gates(id="gates")
                 with Vertical(id="grad-box"):
                     yield Gradients(id="gradients")
@@ -111,7 +118,6 @@ class RnnTuiApp(App):
         self.w = {name: self.query_one(f"#{name}") for name in (
             "status", "too-small", "sequence", "unrolled", "heatmap", "gates", "gradients",
             "training", "generation", "heatmap-box")}
-        self.query_one("#gates-box").can_focus = False  # keys are for stepping, not scrolling
         for selector, title in titles.items():
             self.query_one(selector).border_title = title
         self._fit(self.size.width, self.size.height)
