@@ -7,7 +7,7 @@ process keeps the other core (two torch threads froze a UI loop for 0.4 s).
 Three channels, one job each:
     commands   app -> trainer, a pipe; its end-of-file means the app is gone
     events     trainer -> app, a pipe: errors and notices, every one delivered
-    snapshots  trainer -> app, latest wins (channel.py): ~5 a second while training,
+    snapshots  trainer -> app, latest wins (channel.py): ~2.5 a second while training,
                and right after a command; a slow reader gets the newest, and memory
                never grows
 
@@ -31,7 +31,7 @@ from rnn_tui.training.host import MAIN, Host, checkpoint_arch
 from rnn_tui.training.protocol import COMMANDS, Command, Notice, Snapshot, TrainerError
 
 CHUNK_S = 0.05  # training between looks at the command pipe
-PUBLISH_S = 0.2  # at most 5 snapshots a second
+PUBLISH_S = 0.4  # at most 2.5 snapshots a second: each redraws the whole screen
 IDLE_WAIT_S = 0.25  # paused: how long to sleep on the command pipe
 # Compare mode: on two otherwise idle cores, one process per run trained rnn+lstm+gru
 # 1.5x sooner than one process taking turns (5.3 s vs 7.8 s), and the UI's 16 ms timer

@@ -13,6 +13,7 @@ from functools import lru_cache
 
 import numpy as np
 from rich.color import Color
+from rich.segment import Segment
 from rich.style import Style
 
 LEVELS = 21  # odd, so that 0 has a level of its own
@@ -29,7 +30,7 @@ def _mix(a, b, t: float) -> tuple[int, int, int]:
 
 
 @lru_cache(maxsize=4)
-def diverging(dark: bool = True) -> list[Color]:
+def diverging(dark: bool = True) -> tuple[Color, ...]:
     neutral = NEUTRAL_DARK if dark else NEUTRAL_LIGHT
     half = LEVELS // 2
     out = []
@@ -37,17 +38,17 @@ def diverging(dark: bool = True) -> list[Color]:
         v = (k - half) / half  # -1 .. 1
         end = POSITIVE if v > 0 else NEGATIVE
         out.append(Color.from_rgb(*_mix(neutral, end, abs(v) ** 0.8)))
-    return out
+    return tuple(out)
 
 
 @lru_cache(maxsize=1)
-def sequential() -> list[Color]:
+def sequential() -> tuple[Color, ...]:
     out = []
     for k in range(LEVELS):
         pos = k / (LEVELS - 1) * (len(VIRIDIS) - 1)
         i = min(int(pos), len(VIRIDIS) - 2)
         out.append(Color.from_rgb(*_mix(VIRIDIS[i], VIRIDIS[i + 1], pos - i)))
-    return out
+    return tuple(out)
 
 
 def diverging_levels(values: np.ndarray) -> np.ndarray:
@@ -61,7 +62,43 @@ def sequential_levels(values: np.ndarray) -> np.ndarray:
     return np.rint(v * (LEVELS - 1)).astype(np.int16)
 
 
+@lru_cache(maxsize=256)
+def background(color: Color) -> Style:
+    return Style(bgcolor=color)
+
+
 @lru_cache(maxsize=4096)
-def half_block(top: Color, bottom: Color) -> Style:
+def half_block(top: Color, bottom: Color | None) -> Style:
     """Two values in one cell: the upper half is the foreground of '▀'."""
     return Style(color=top, bgcolor=bottom)
+
+
+@lru_cache(maxsize=8)
+def _half_block_table(scale: tuple[Color, ...]) -> list[list[Style]]:
+    """[top level][bottom level + 1] -> style; bottom -1 means no lower value."""
+    return [[half_block(top, bottom) for bottom in (None, *scale)] for top in scale]
+
+
+def half_blocks(top: np.ndarray, bottom: np.ndarray | None, scale: tuple[Color, ...], zoom: int = 1) -> list[Segment]:
+    """A row of '▀' cells, two values each, with runs of equal cells merged into one segment.
+
+    top, bottom: level indices; `bottom` may be one shorter (an odd count of units)
+    or None, and those cells get no lower colour. `zoom` widens every cell.
+    A plain loop over a style table: numpy's per-call overhead loses on rows this short.
+    """
+    table = _half_block_table(scale)
+    uppers = top.tolist()
+    lowers = [] if bottom is None else bottom.tolist()
+    lowers += [-1] * (len(uppers) - len(lowers))
+    segments: list[Segment] = []
+    run, count = None, 0
+    for pair in zip(uppers, lowers):
+        if pair == run:
+            count += 1
+            continue
+        if run is not None:
+            segments.append(Segment("▀" * (count * zoom), table[run[0]][run[1] + 1]))
+        run, count = pair, 1
+    if run is not None:
+        segments.append(Segment("▀" * (count * zoom), table[run[0]][run[1] + 1]))
+    return segments

@@ -11,12 +11,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
-from rich.console import RenderableType
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
-from textual.widget import Widget
 
 from rnn_tui.ui import colors
+from rnn_tui.ui.widgets.lines import Line, LineWidget
 
 if TYPE_CHECKING:  # torch loads in the background; the first frame must not wait
     from rnn_tui.core.trace import Trace
@@ -31,6 +31,7 @@ ROWS = {
 LABEL = 13  # "f forget" and friends
 STATS = 26  # " 0:2% 1:41% u117 +0.93"
 SATURATED = 0.05  # within this of a bound counts as saturated
+BOLD, DIM = Style(bold=True), Style(dim=True)
 
 
 def saturation(values: np.ndarray, kind: str) -> tuple[float, float]:
@@ -39,7 +40,7 @@ def saturation(values: np.ndarray, kind: str) -> tuple[float, float]:
     return float(np.mean(values <= low + SATURATED)), float(np.mean(values >= 1.0 - SATURATED))
 
 
-class Gates(Widget):
+class Gates(LineWidget):
     DEFAULT_CSS = """
     Gates { height: auto; min-height: 4; }
     """
@@ -53,14 +54,14 @@ class Gates(Widget):
         self.dark = True
 
     def show(self, trace: Trace | None, step: int, track: int, unit: int, dark: bool = True) -> None:
+        reshaped = _shape(trace) != _shape(self.trace)
         self.trace, self.step, self.track, self.unit, self.dark = trace, step, track, unit, dark
-        self.refresh(layout=True)
+        self.changed(layout=reshaped)
 
     def _rows(self):
         tr = self.trace
-        arch = "rnn" if tr.arch in ("rnn", "esn") else tr.arch
         t, k = min(self.step, tr.steps - 1), self.track
-        for key, label, kind in ROWS[arch]:
+        for key, label, kind in ROWS[_arch(tr)]:
             if key == "h":
                 values = tr.h[t, k]
             elif key == "c":
@@ -80,30 +81,43 @@ class Gates(Widget):
             return 1
         per_row = self._per_row(width)
         rows = -(-self.trace.hidden // (2 * per_row)) + (per_row == width - LABEL)
-        return len(ROWS["rnn" if self.trace.arch in ("rnn", "esn") else self.trace.arch]) * rows
+        return len(ROWS[_arch(self.trace)]) * rows
 
-    def render(self) -> RenderableType:
+    def lines(self, width: int) -> list[Line]:
         if self.trace is None:
-            return Text("waiting for the first trace…", style="dim")
-        per_cell_row = 2 * self._per_row(self.size.width)
-        out = Text(no_wrap=True, overflow="crop")
+            return [Text("waiting for the first trace…", style="dim")]
+        per_row = self._per_row(width)
+        stats_below = per_row == width - LABEL  # narrow: the numbers get a line of their own
+        out: list[Line] = []
         for label, kind, values in self._rows():
             scale = colors.sequential() if kind == "01" else colors.diverging(self.dark)
             levels = colors.sequential_levels(values) if kind == "01" else colors.diverging_levels(values)
-            low, high = saturation(values, kind)
-            for start in range(0, len(values), per_cell_row):
-                out.append(f"{label if start == 0 else '':<{LABEL}}", style="bold" if start == 0 else "")
-                stop = min(start + per_cell_row, len(values))
-                for u in range(start, stop, 2):
-                    top = scale[levels[u]]
-                    bottom = scale[levels[u + 1]] if u + 1 < stop else None
-                    out.append("▀", style=colors.half_block(top, bottom) if bottom else Style(color=top))
+            for start in range(0, len(values), 2 * per_row):
+                chunk = levels[start : start + 2 * per_row]
+                line = [Segment(f"{label if start == 0 else '':<{LABEL}}", BOLD if start == 0 else None)]
+                line += colors.half_blocks(chunk[0::2], chunk[1::2], scale)
                 if start == 0:
-                    if self._per_row(self.size.width) == self.size.width - LABEL:  # narrow: stats below
-                        out.append("\n" + " " * LABEL)
-                    lo, hi = ("-1", "+1") if kind == "pm" else ("0", "1")
-                    unit = min(self.unit, len(values) - 1)
-                    out.append(f" {lo}:{low:.0%} {hi}:{high:.0%} u{unit} {values[unit]:+.2f}", style="dim")
-                out.append("\n")
-        out.rstrip()
+                    stats = Segment(self._stats(kind, values), DIM)
+                    if stats_below:
+                        out.append(line)
+                        line = [Segment(" " * LABEL), stats]
+                    else:
+                        line.append(stats)
+                out.append(line)
         return out
+
+    def _stats(self, kind: str, values: np.ndarray) -> str:
+        """Shares saturated at each end, and the selected unit's value."""
+        low, high = saturation(values, kind)
+        lo, hi = ("-1", "+1") if kind == "pm" else ("0", "1")
+        unit = min(self.unit, len(values) - 1)
+        return f" {lo}:{low:.0%} {hi}:{high:.0%} u{unit} {values[unit]:+.2f}"
+
+
+def _arch(trace: Trace) -> str:
+    return "rnn" if trace.arch in ("rnn", "esn") else trace.arch
+
+
+def _shape(trace: Trace | None) -> tuple | None:
+    """What the panel's height depends on."""
+    return None if trace is None else (trace.arch, trace.hidden)

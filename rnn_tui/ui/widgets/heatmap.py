@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 from rich.segment import Segment
 from rich.style import Style
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
-from textual.reactive import reactive
+from textual.reactive import reactive, var
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
@@ -27,7 +27,7 @@ class Heatmap(ScrollView, can_focus=False):
     Heatmap { height: 1fr; scrollbar-size: 1 1; }
     """
 
-    step: reactive[int] = reactive(0)
+    step: var[int] = var(0)  # not reactive: a step repaints the ruler only, not every row
     unit: reactive[int] = reactive(0)
 
     class StepClicked(Message):
@@ -73,8 +73,8 @@ class Heatmap(ScrollView, can_focus=False):
 
     # ----------------------------------------------------------- reactivity
     def watch_step(self, old: int, new: int) -> None:
-        self.refresh()  # the ruler's cache key holds the step
-        self._follow_step()
+        self._follow_step()  # a scroll repaints everything by itself
+        self.refresh(Region(0, 0, self.size.width, 1))  # the ruler's ▼ (its cache key holds the step)
 
     def watch_unit(self) -> None:
         self._cache.clear()
@@ -133,20 +133,10 @@ class Heatmap(ScrollView, can_focus=False):
         return line
 
     def _cells(self, top_unit: int, t0: int, t1: int) -> list[Segment]:
-        """Half-block cells for two units, equal neighbours merged into one segment."""
-        scale = colors.diverging(self.dark)
+        """Half-block cells for two units over steps t0..t1."""
         units = self._levels.shape[1]
-        top = self._levels[t0:t1, top_unit]
         bottom = self._levels[t0:t1, top_unit + 1] if top_unit + 1 < units else None
-        pair = top.astype(np.int32) * colors.LEVELS + (bottom if bottom is not None else 0)
-        starts = np.flatnonzero(np.diff(pair, prepend=-1))
-        ends = np.append(starts[1:], len(pair))
-        segments = []
-        for start, end in zip(starts.tolist(), ends.tolist()):
-            upper = scale[top[start]]
-            style = colors.half_block(upper, scale[bottom[start]]) if bottom is not None else Style(color=upper)
-            segments.append(Segment("▀" * ((end - start) * self.zoom), style))
-        return segments
+        return colors.half_blocks(self._levels[t0:t1, top_unit], bottom, colors.diverging(self.dark), self.zoom)
 
     # ----------------------------------------------------------- mouse
     def on_click(self, event) -> None:

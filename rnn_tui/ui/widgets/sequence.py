@@ -10,16 +10,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual.message import Message
-from textual.widget import Widget
 
 from rnn_tui.ui import colors
+from rnn_tui.ui.widgets.lines import Line, LineWidget
 
 if TYPE_CHECKING:  # torch loads in the background; the first frame must not wait
     from rnn_tui.core.trace import Trace
 
 SPARK = "▁▂▃▄▅▆▇█"
+CURRENT, BOLD, DIM = Style(bold=True, reverse=True), Style(bold=True), Style(dim=True)
 
 
 def token_label(text: str) -> str:
@@ -59,7 +62,7 @@ def describe_step(trace: Trace, t: int, names: list[str] | None, vocab: list[str
     return line
 
 
-class Sequence(Widget, can_focus=False):
+class Sequence(LineWidget, can_focus=False):
     DEFAULT_CSS = """
     Sequence { height: 4; }
     """
@@ -84,7 +87,7 @@ class Sequence(Widget, can_focus=False):
     def show(self, trace, labels, step, track, unit, names=None, vocab=None, dark=True) -> None:
         self.trace, self.labels, self.step, self.track, self.unit = trace, labels, step, track, unit
         self.names, self.vocab, self.dark = names, vocab, dark
-        self.refresh()
+        self.changed()
 
     def _window(self, width: int) -> tuple[int, int]:
         """The range of tokens that fits, with the current step in view."""
@@ -100,26 +103,24 @@ class Sequence(Widget, can_focus=False):
             if not grew:
                 return start, end + 1
 
-    def render(self) -> Text:
+    def lines(self, width: int) -> list[Line]:
         if self.trace is None or not self.labels:
-            return Text("loading…", style="dim")
-        tr, width = self.trace, max(1, self.size.width)
+            return [Text("loading…", style="dim")]
+        tr, width = self.trace, max(1, width)
         t = min(self.step, tr.steps - 1)
         start, end = self._window(width)
         values = tr.h[:, self.track, min(self.unit, tr.hidden - 1)]
         levels = colors.diverging_levels(values)
         scale = colors.diverging(self.dark)
-        tokens, spark = Text(no_wrap=True, overflow="crop"), Text(no_wrap=True, overflow="crop")
+        tokens: list[Segment] = []
+        spark: list[Segment] = []
         self._spans, x = [], 0
         lo, hi = float(np.min(values)), float(np.max(values))
+        sparks = np.nan_to_num((values - lo) / (hi - lo + 1e-12) * (len(SPARK) - 1)).astype(int)
         for s in range(start, end):
             label = self.labels[s] + (" " if len(self.labels[s]) > 1 else "")
-            style = f"on {scale[levels[s]].name}"
-            if s == t:
-                style = "bold reverse"
-            tokens.append(label, style=style)
-            level = int((values[s] - lo) / (hi - lo + 1e-12) * (len(SPARK) - 1))
-            spark.append(SPARK[level] * len(label), style="bold" if s == t else "dim")
+            tokens.append(Segment(label, CURRENT if s == t else colors.background(scale[levels[s]])))
+            spark.append(Segment(SPARK[sparks[s]] * len(label), BOLD if s == t else DIM))
             self._spans.append((x, x + len(label), s))
             x += len(label)
         head = Text.assemble(
@@ -129,7 +130,7 @@ class Sequence(Widget, can_focus=False):
             no_wrap=True, overflow="ellipsis",
         )
         spark_label = Text(f"unit {self.unit}: {lo:+.2f}..{hi:+.2f}", style="dim", no_wrap=True)
-        return Text("\n").join([head, tokens, spark, spark_label])
+        return [head, tokens, spark, spark_label]
 
     def on_click(self, event) -> None:
         if event.y not in (1, 2):

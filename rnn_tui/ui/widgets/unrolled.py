@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rich.text import Text
-from textual.widget import Widget
 
+from rnn_tui.ui.widgets.lines import Line, LineWidget
 from rnn_tui.ui.widgets.sequence import token_label
 
 if TYPE_CHECKING:  # torch loads in the background; the first frame must not wait
@@ -34,7 +34,7 @@ def _box(name: str, grad: float, current: bool, arrow_in: str, arrow_out: str) -
     ]
 
 
-class Unrolled(Widget):
+class Unrolled(LineWidget):
     DEFAULT_CSS = """
     Unrolled { height: auto; }
     """
@@ -46,19 +46,20 @@ class Unrolled(Widget):
         self.step = 0
 
     def show(self, trace: Trace | None, labels: list[str], step: int) -> None:
+        reshaped = _shape(trace) != _shape(self.trace)
         self.trace, self.labels, self.step = trace, labels, step
-        self.refresh(layout=True)
+        self.changed(layout=reshaped)
 
     def get_content_height(self, container, viewport, width: int) -> int:
         if self.trace is None:
             return 1
         return 5 + 4 * self.trace.layers * self.trace.directions
 
-    def render(self) -> Text:
+    def lines(self, width: int) -> list[Line]:
         tr = self.trace
         if tr is None:
-            return Text("waiting for the first trace…", style="dim")
-        width = max(CELL, self.size.width - 8)
+            return [Text("waiting for the first trace…", style="dim")]
+        width = max(CELL, width - 8)
         count = max(1, min(tr.steps, width // CELL))
         start = min(max(0, self.step - count // 2), max(0, tr.steps - count))
         steps = range(start, min(tr.steps, start + count))
@@ -81,11 +82,14 @@ class Unrolled(Widget):
                 lines.extend(rows)
         lines.append("       " + "".join(f"{'▲':^{CELL}}" for _ in steps))
         lines.append("       " + "".join(f"{token_label(self._label(s))[:CELL - 2]:^{CELL}}" for s in steps))
-        out = Text(no_wrap=True, overflow="crop")
-        for i, line in enumerate(lines):
-            out.append(line + "\n", style="dim" if i < 2 else "")
-        out.append("one cell, shared weights · in each box ‖∂L/∂h_t‖", style="dim italic")
+        out: list[Line] = [Text(line, style="dim" if i < 2 else "") for i, line in enumerate(lines)]
+        out.append(Text("one cell, shared weights · in each box ‖∂L/∂h_t‖", style="dim italic"))
         return out
 
     def _label(self, s: int) -> str:
         return self.labels[s] if s < len(self.labels) else str(s)
+
+
+def _shape(trace: Trace | None) -> tuple | None:
+    """What the diagram's height depends on."""
+    return None if trace is None else (trace.layers, trace.directions)
