@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 from dataclasses import replace
 
@@ -83,7 +84,7 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--checkpoint", metavar="F", help="start from a checkpoint written by train --save")
 
 
-def _train_options(parser: argparse.ArgumentParser) -> None:
+def _train_options(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup:
     group = parser.add_argument_group("training")
     group.add_argument("--steps", type=_positive_int, metavar="N", help="optimizer steps (default: the scenario's)")
     group.add_argument("--lr", type=_finite_float, metavar="X", help="learning rate")
@@ -92,6 +93,11 @@ def _train_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--batch-size", type=_positive_int, metavar="N")
     group.add_argument("--eval-every", type=_positive_int, metavar="N", help="steps between validations")
     group.add_argument("--seed", type=int, metavar="N", help="the same seed gives the same numbers on CPU")
+    return group
+
+
+def _headless_options(parser: argparse.ArgumentParser) -> None:
+    group = _train_options(parser)
     group.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
     group.add_argument("--threads", type=_positive_int, metavar="N",
                        help="torch CPU threads (default: all cores; use 1 on a busy machine)")
@@ -106,7 +112,7 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
         parser = Parser(prog="rnn-tui train", description="Train a scenario headless.")
         _data_options(parser)
         _model_options(parser)
-        _train_options(parser)
+        _headless_options(parser)
         return parser
     if command == "trace":
         parser = Parser(
@@ -141,6 +147,7 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
     parser.add_argument("--no-save", action="store_true", help="do not save a checkpoint on quit")
     _data_options(parser)
     _model_options(parser)
+    _train_options(parser)
     return parser
 
 
@@ -298,11 +305,18 @@ def _trace_weights(args) -> int:
 def cmd_app(args) -> int:
     """Open the app. Options are checked in its loading thread (that needs torch), and a
     bad one closes it with the same one-line message and exit status 2."""
+    # Textual paints on a fixed clock, 60 a second by default: a key could wait up to
+    # 17 ms for its frame. Frames are drawn only when something changed, so a faster
+    # clock costs nothing while the screen is still. Read when Textual is imported.
+    os.environ.setdefault("TEXTUAL_FPS", "120")
     from rnn_tui.ui.app import RnnTuiApp
     from rnn_tui.ui.session import AppOptions, Session
 
     session = Session(AppOptions(args, runs_dir=args.runs_dir, save_on_quit=not args.no_save))
     app = RnnTuiApp(session)
+    # Traces are computed in a worker thread; with the default 5 ms GIL switch
+    # interval a key press could wait that long, several times, for the screen.
+    sys.setswitchinterval(0.001)
     try:
         app.run()
     finally:

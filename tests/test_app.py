@@ -50,6 +50,15 @@ async def test_first_frame_shows_loading_then_a_trace():
         assert sent(app)[0] == "start"
 
 
+async def test_training_options_reach_the_trainer():
+    app = make_app("--scenario", "adding", "--seq-len", "12", "--hidden", "8", "--steps", "7", "--lr", "0.01",
+                   "--optimizer", "sgd")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        train = app.session.snaps["main"].train  # what the trainer reports it runs with
+        assert (train["steps"], train["lr"], train["optimizer"]) == (7, 0.01, "sgd")
+
+
 async def test_stepping_keys():
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
@@ -157,18 +166,27 @@ async def test_help_and_scenario_picker():
         assert app.session.client.sent[-1].name == "switch"
 
 
-async def test_generate_on_text_and_refusal_elsewhere():
-    app = make_app("--scenario", "text", "--hidden", "8")
+async def test_generate_follows_learning_and_refuses_elsewhere():
+    app = make_app("--scenario", "text", "--hidden", "8", "--eval-every", "2")
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot, until=lambda a: a.trace is not None and a.session.snaps)
+        generation = app.query_one("#generation")
+        assert "press g" in str(generation.render())
         await pilot.press("g")
-        await settle(app, pilot, until=lambda a: "temperature" in str(a.query_one("#generation").render()))
+        await settle(app, pilot, until=lambda a: "temperature 0.8" in str(generation.render()))
+        first = str(generation.render())
+        # a new evaluation brings new text, from the newer weights
+        await settle(app, pilot, until=lambda a: str(generation.render()) != first)
+        assert "temperature 0.8" in str(generation.render())
+        app.set_temperature(0.2)
+        await settle(app, pilot, until=lambda a: "temperature 0.2" in str(generation.render()))
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot, until=lambda a: a.trace is not None and a.session.snaps)
         await pilot.press("g")
         await pilot.pause(0.5)
-        assert "press g" in str(app.query_one("#generation").render())
+        assert "generation is for text scenarios; adding is regress" in str(app.query_one("#generation").render())
+        assert not app.generating
 
 
 async def test_export_writes_trace_and_screenshot(tmp_path, monkeypatch):
@@ -201,9 +219,9 @@ async def test_numbers_on_screen_are_the_trace():
     async with app.run_test(size=(160, 50)) as pilot:
         await settle(app, pilot)
         await pilot.press("right", "right")
-        text = str(app.query_one("#gradients").render())
+        text = app.query_one("#gradients").plain
         assert f"‖∂L/∂h_2‖ = {app.trace.grad_h[2, 0]:.2e}" in text
-        seq = str(app.query_one(Sequence).render())
+        seq = app.query_one(Sequence).plain
         assert f"predicted {app.trace.outputs[2, 0]:+.3f}" in seq
 
 

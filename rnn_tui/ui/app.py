@@ -11,6 +11,8 @@ load in a worker thread behind a "loading" line.
 
 from __future__ import annotations
 
+import gc
+
 import time
 from pathlib import Path
 
@@ -18,7 +20,7 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.reactive import reactive
+from textual.reactive import var
 from textual.widgets import Footer, Static
 
 from rnn_tui.ui.commands import RnnCommands
@@ -35,6 +37,10 @@ from rnn_tui.ui.widgets.unrolled import Unrolled
 MIN_WIDTH, MIN_HEIGHT = 80, 24
 ARCH_CYCLE = ("lstm", "gru", "rnn", "esn")
 SPEEDS = (1, 2, 4, 8, 16, 32)  # steps per second while playing
+# While the user steps by hand the trace holds still; it catches up with the newest
+# weights once the keys have been quiet this long. Numbers do not shift under a
+# reader's eyes, and a key never queues behind a whole-screen redraw.
+STEPPING_QUIET_S = 0.3
 
 
 class GatesScroll(VerticalScroll, can_focus=False):
@@ -72,9 +78,11 @@ class RnnTuiApp(App):
         Binding("q", "quit", "quit"),
     ]
 
-    step: reactive[int] = reactive(0)
-    unit: reactive[int] = reactive(0)
-    track: reactive[int] = reactive(0)
+    # `var`, not `reactive`: a reactive on the App repaints the whole screen on every
+    # change; the watchers below redraw just the panels that show the step.
+    step: var[int] = var(0)
+    unit: var[int] = var(0)
+    track: var[int] = var(0)
 
     def __init__(self, session: Session) -> None:
         super().__init__()
@@ -84,7 +92,11 @@ class RnnTuiApp(App):
         self.speed_index = 2
         self._play_timer = None
         self._trace_generation = 0
+        self._trace_stale = False  # newer weights arrived than the trace on screen
+        self._last_step_key = 0.0  # time.monotonic() of the last stepping key
         self.exit_message: str | None = None
+        self.generating = False  # g was pressed: new text after each evaluation
+        self._generated_at = -1  # evaluations seen when the text on screen was sampled
 
     # ------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -105,7 +117,7 @@ class RnnTuiApp(App):
                     yield Gradients(id="gradients")
         with Horizontal(id="bottom"):
             yield TrainingPanel(id="training")
-            yield Static("press g to generate text", id="generation")
+            yield Static("", id="generation")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -158,8 +170,18 @@ class RnnTuiApp(App):
         self.exit(return_code=2)
 
     def _loaded(self) -> None:
+        # torch, the data and the widgets live as long as the app: moving them out of
+        # the collector's reach keeps its full passes from stalling a frame for 100+ ms.
+        gc.freeze()
         self.step = 0
         self._update_status()
+        self.generating = False
+        self._generated_at = -1
+        text_task = self.session.data.kind == "next_token"
+        self.w["generation"].update(
+            "press g to sample text from the model; it samples again after each evaluation" if text_task
+            else f"generation is for text scenarios; {self.session.scenario_name} is {self.session.data.kind}"
+        )
 
     def poll_trainer(self) -> None:
         if not self.session.ready:
@@ -172,6 +194,11 @@ class RnnTuiApp(App):
                 self.session.snaps, self.session.baseline, self.session.goal_text, self.session.focus_run
             )
             self._update_status()
+            self._trace_stale = True
+            if self.generating and self.session.evaluations() != self._generated_at:
+                self.action_generate()  # the text follows the model as it learns
+        if self._trace_stale and time.monotonic() - self._last_step_key >= STEPPING_QUIET_S:
+            self._trace_stale = False
             self.recompute_trace()
 
     # ------------------------------------------------------------ tracing
@@ -228,16 +255,18 @@ class RnnTuiApp(App):
         self._redraw(full=True)
 
     def _update_status(self) -> None:
-        self.w["status"].update(self.session.headline(self.playing, SPEEDS[self.speed_index]))
+        self.w["status"].update(self.session.headline(self.playing, SPEEDS[self.speed_index]), layout=False)
 
     # ------------------------------------------------------------ stepping
     def _last_step(self) -> int:
         return (self.trace.steps - 1) if self.trace else 0
 
     def action_step(self, delta: int) -> None:
+        self._last_step_key = time.monotonic()
         self.step = max(0, min(self._last_step(), self.step + delta))
 
     def action_jump(self, where: str) -> None:
+        self._last_step_key = time.monotonic()
         self.step = 0 if where == "first" else self._last_step()
 
     def action_play(self) -> None:
@@ -264,6 +293,11 @@ class RnnTuiApp(App):
             self.session.move_sample(delta)
             self.step = 0
             self._update_status()
+            self._trace_stale = True
+            if self.generating and self.session.evaluations() != self._generated_at:
+                self.action_generate()  # the text follows the model as it learns
+        if self._trace_stale and time.monotonic() - self._last_step_key >= STEPPING_QUIET_S:
+            self._trace_stale = False
             self.recompute_trace()
 
     def action_unit(self, delta: int) -> None:
@@ -336,16 +370,27 @@ class RnnTuiApp(App):
             on_now = self.session.toggle_compare()
             self.notify("compare mode: rnn, lstm and gru on the same data" if on_now else "compare mode off")
 
-    @work(thread=True, exclusive=True, group="generate")
     def action_generate(self) -> None:
-        if not self.session.ready:
-            return
+        if self.session.ready:
+            self.generating = True
+            self._generated_at = self.session.evaluations()
+            self.generate_text()
+
+    @work(thread=True, exclusive=True, group="generate")
+    def generate_text(self) -> None:
         try:
             text = self.session.generate()
         except Exception as err:
+            self.generating = False
             self.call_from_thread(self.notify, str(err), severity="warning")
             return
         self.call_from_thread(self.w["generation"].update, text)
+
+    def set_temperature(self, temperature: float) -> None:
+        self.session.temperature = temperature
+        self.notify(f"temperature → {temperature:g}")
+        if self.generating:
+            self.action_generate()
 
     def action_export(self) -> None:
         if self.trace is None:

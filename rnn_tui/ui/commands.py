@@ -10,6 +10,7 @@ LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2)
 CLIPS = (0.0, 0.25, 1.0, 5.0)
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 HIDDEN_SIZES = (16, 32, 64, 128, 256)
+TEMPERATURES = (0.2, 0.5, 0.8, 1.0, 1.5)
 
 
 def entries(app) -> list[tuple[str, object, str]]:
@@ -34,6 +35,9 @@ def entries(app) -> list[tuple[str, object, str]]:
         out.append((title, partial(app.set_training, clip=clip), "takes effect now"))
     for name in OPTIMIZERS:
         out.append((f"Optimizer: {name}", partial(app.set_training, optimizer=name), "takes effect now"))
+    for temp in TEMPERATURES:
+        out.append((f"Generation temperature: {temp:g}", partial(app.set_temperature, temp),
+                    "lower is safer, higher is wilder"))
     return out
 
 

@@ -44,6 +44,7 @@ class Session:
         self.focus_run = "main"
         self.sample_index = 0
         self.compare = False
+        self.temperature: float | None = None  # None: the scenario's
         self._lock = threading.Lock()  # model + weights: touched by trace and generate threads
         self._model = None
         self._model_key = None
@@ -51,8 +52,13 @@ class Session:
 
     # ------------------------------------------------------------ loading (thread)
     def load(self) -> None:
+        import torch
+
         from rnn_tui.cli import resolve
 
+        # The app's own torch work is one short sequence at a time; a second thread
+        # only spins against the trainer process for the other core and stalls the UI.
+        torch.set_num_threads(1)
         scenario, source, model, train, payload = resolve(self.options.args)
         self._adopt(scenario, source, model, train)
         self._start_client(payload)
@@ -218,8 +224,13 @@ class Session:
             model = self._current_model()
             if model is None:
                 raise UserError("no weights yet: wait for the first snapshot")
-            temp = settings.get("temperature", 0.8)
+            temp = self.temperature if self.temperature is not None else settings.get("temperature", 0.8)
             text = sample_text(model, self.data.vocab, settings.get("prompt", "\n"),
                                settings.get("length", 200), temp, self.data.joiner,
                                seed=self.snaps[self.focus_run].step)
-        return f"temperature {temp} · step {self.snaps[self.focus_run].step:,}\n{text}"
+        return f"temperature {temp:g} · step {self.snaps[self.focus_run].step:,} · again at each evaluation\n{text}"
+
+    def evaluations(self) -> int:
+        """How many validation passes the focused run has made: new text is due after each."""
+        snap = self.snaps.get(self.focus_run)
+        return len(snap.history) if snap else 0

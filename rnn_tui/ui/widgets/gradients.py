@@ -14,7 +14,8 @@ import math
 
 import numpy as np
 from rich.text import Text
-from textual.widget import Widget
+
+from rnn_tui.ui.widgets.lines import Line, LineWidget
 
 if TYPE_CHECKING:  # torch loads in the background; the first frame must not wait
     from rnn_tui.core.trace import Trace
@@ -48,7 +49,7 @@ def window(steps: int, step: int, width: int) -> tuple[int, int]:
     return start, start + width
 
 
-class Gradients(Widget):
+class Gradients(LineWidget):
     DEFAULT_CSS = """
     Gradients { height: 1fr; min-height: 5; }
     """
@@ -61,42 +62,51 @@ class Gradients(Widget):
 
     def show(self, trace: Trace | None, step: int, track: int) -> None:
         self.trace, self.step, self.track = trace, step, track
-        self.refresh()
+        self.changed()
 
-    def render(self) -> Text:
+    def lines(self, width: int) -> list[Line]:
         tr = self.trace
         if tr is None:
-            return Text("waiting for the first trace…", style="dim")
-        width, height = max(8, self.size.width - 7), max(2, self.size.height - 2)
+            return [Text("waiting for the first trace…", style="dim")]
         grad = tr.grad_h[:, self.track]
-        start, end = window(tr.steps, self.step, width)
-        logs = np.log10(np.maximum(grad, 1e-30))
-        finite = grad > 0
-        top = math.ceil(float(logs[finite].max())) if finite.any() else 0
-        bottom = math.floor(float(logs[finite].min())) if finite.any() else -1
+        facts = self._facts(grad, width)
+        cols, height = max(8, width - 7), max(2, self.size.height - 1 - len(facts))
+        start, end = window(tr.steps, self.step, cols)
+        current = min(self.step, tr.steps - 1) - start
+        logs = np.log10(np.maximum(grad[start:end], 1e-30))
+        finite = grad[start:end] > 0
+        all_logs = np.log10(grad[grad > 0])
+        top = math.ceil(float(all_logs.max())) if all_logs.size else 0
+        bottom = math.floor(float(all_logs.min())) if all_logs.size else -1
         bottom = min(bottom, top - 1)
         span = top - bottom
-        out = Text(no_wrap=True, overflow="crop")
+        out: list[Line] = []
         for row in range(height):  # top row first
             row_low = bottom + span * (height - 1 - row) / height
+            frac = np.where(finite, (logs - row_low) / (span / height), 0.0)
+            bars = "".join(BLOCKS[i] for i in (np.clip(frac, 0, 1) * (len(BLOCKS) - 1)).astype(int))
             label = f"1e{top:+d} " if row == 0 else f"1e{bottom:+d} " if row == height - 1 else ""
-            out.append(f"{label:>7}", style="dim")
-            for s in range(start, end):
-                frac = (logs[s] - row_low) / (span / height) if finite[s] else 0.0
-                char = BLOCKS[int(np.clip(frac, 0, 1) * (len(BLOCKS) - 1))]
-                out.append(char, style="bold yellow" if s == self.step else "cyan")
-            out.append("\n")
-        sal = tr.grad_x
-        hi = float(sal.max()) or 1.0
-        out.append(f"{'∂L/∂x ':>7}", style="dim")
-        for s in range(start, end):
-            out.append(SPARK[int(sal[s] / hi * (len(SPARK) - 1))], style="bold yellow" if s == self.step else "magenta")
-        out.append("\n")
-        decay = decay_per_step(grad, tr.loss)
+            out.append(_marked(f"{label:>7}", bars, current, "cyan"))
+        sal = tr.grad_x[start:end]
+        hi = float(tr.grad_x.max()) or 1.0
+        spark = "".join(SPARK[i] for i in (sal / hi * (len(SPARK) - 1)).astype(int))
+        out.append(_marked(f"{'∂L/∂x ':>7}", spark, current, "magenta"))
+        return out + [Text(line, style="bold") for line in facts]
+
+    def _facts(self, grad: np.ndarray, width: int) -> list[str]:
+        """The current step's gradient and the decay per step: one line, or two if narrow."""
+        tr = self.trace
         t = min(self.step, tr.steps - 1)
-        facts = f"‖∂L/∂h_{t}‖ = {grad[t]:.2e}"
+        facts = [f"‖∂L/∂h_{t}‖ = {grad[t]:.2e}"]
+        decay = decay_per_step(grad, tr.loss)
         if decay is not None:
             word = "shrinks" if decay < 1 else "grows"
-            facts += f"   {word} ×{decay:.3f} per step back   ×{decay ** tr.steps:.1e} over {tr.steps}"
-        out.append(facts, style="bold")
-        return out
+            facts.append(f"{word} ×{decay:.3f} per step back, ×{decay ** tr.steps:.1e} over {tr.steps}")
+        one_line = "   ".join(facts)
+        return [one_line] if len(one_line) <= width else facts
+
+
+def _marked(label: str, chars: str, current: int, style: str) -> Text:
+    """A labelled row of one character per step, the current step's in bold yellow."""
+    return Text.assemble((label, "dim"), (chars[:current], style), (chars[current : current + 1], "bold yellow"),
+                         (chars[current + 1 :], style))

@@ -26,30 +26,25 @@ def downsample(xs: list, ys: list, limit: int = MAX_POINTS) -> tuple[list, list]
     return xs[::stride] + [xs[-1]], ys[::stride] + [ys[-1]]
 
 
-def status_line(snap, baseline: dict | None, goal_text: str) -> Text:
+def status_line(snap, baseline: dict | None) -> Text:
+    """Progress, then how good it is, then the settings: the line is cropped from the right."""
     m, t = snap.metrics or {}, snap.train
-    parts = [
-        (f"step {snap.step:,} ", "bold"),
-        (f"{snap.seq_per_s:,.0f}/s ", ""),
-        (f"lr {t.get('lr', 0):.2g} clip {t.get('clip', 0) or 'off'} {t.get('optimizer', '')} ", "dim"),
-    ]
-    if "val_loss" in m and m["val_loss"] is not None:
-        parts.append((f"val {m['val_loss']:.4g}", ""))
-        if baseline:
-            parts.append((f"/{baseline['val_loss']:.3g} naive", "dim"))
-    if "accuracy" in m:
-        parts.append((f" acc {m['accuracy']:.1%}", ""))
-    if snap.grad_norms:
-        parts.append((f" ‖g‖ {snap.grad_norms[-1]:.2g}", "dim"))
-    text = Text.assemble(*parts)
-    if snap.diverged:
-        text.append(f"  DIVERGED at step {snap.diverged.get('step')}", style="bold white on red")
-    elif snap.solved:
-        text.append("  ✓ SOLVED ", style="bold black on green")
-    else:
-        text.append(f" goal {goal_text}", style="dim")
+    text = Text.assemble((f"step {snap.step:,} ", "bold"), f"{snap.seq_per_s:,.0f}/s ", no_wrap=True, overflow="crop")
     if snap.status == "paused":
-        text.append("  ⏸ paused", style="bold yellow")
+        text.append("⏸ paused ", style="bold yellow")
+    if snap.diverged:
+        text.append(f"DIVERGED at step {snap.diverged.get('step')}", style="bold white on red")
+        text.append(" ")
+    elif snap.solved:
+        text.append("✓ SOLVED", style="bold black on green")
+        text.append(" ")
+    if m.get("val_loss") is not None:
+        text.append(f" val {m['val_loss']:.4g}")
+        if baseline:
+            text.append(f" (naive {baseline['val_loss']:.3g})", style="dim")
+    if "accuracy" in m:
+        text.append(f" acc {m['accuracy']:.1%}")
+    text.append(f"  lr {t.get('lr', 0):.2g} clip {t.get('clip', 0) or 'off'} {t.get('optimizer', '')}", style="dim")
     return text
 
 
@@ -74,6 +69,10 @@ class TrainingPanel(Vertical):
     TrainingPanel > PlotextPlot { height: 1fr; }
     """
 
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._plotted = None  # what the loss plot was last drawn from
+
     def compose(self) -> ComposeResult:
         yield Static("training starts…", id="train-status")
         yield Static("", id="grad-history")
@@ -85,10 +84,18 @@ class TrainingPanel(Vertical):
         if snap is None or len(self.children) < 4:  # not yet composed, or closing down
             return
         width = self.content_region.width
-        self.children[0].update(status_line(snap, baseline, goal_text))
-        self.children[1].update(spark_line("‖g‖ pre-clip ", snap.grad_norms, width, "yellow"))
-        self.children[2].update(spark_line("val loss    ", [r.get("val_loss") for r in snap.history], width, "cyan"))
+        # one-line widgets: no layout pass, which would repaint the whole screen
+        self.children[0].update(status_line(snap, baseline), layout=False)
+        self.border_subtitle = f"goal: {goal_text}"
+        self.children[1].update(spark_line("‖g‖ pre-clip ", snap.grad_norms, width, "yellow"), layout=False)
+        self.children[2].update(spark_line("val loss    ", [r.get("val_loss") for r in snap.history], width, "cyan"),
+                                layout=False)
         plot = self.children[3]
+        drawn_from = [(run, len(s.history), s.history[-1].get("step") if s.history else None)
+                      for run, s in snaps.items()], baseline
+        if drawn_from == self._plotted:  # the curves change only at evaluations
+            return
+        self._plotted = drawn_from
         plt = plot.plt
         plt.clear_data()
         plt.clear_figure()
