@@ -172,7 +172,8 @@ class RnnTuiApp(App):
     def _loaded(self) -> None:
         # torch, the data and the widgets live as long as the app: moving them out of
         # the collector's reach keeps its full passes from stalling a frame for 100+ ms.
-        gc.freeze()
+        if not gc.get_freeze_count():  # once: what a later scenario leaves behind may be garbage
+            gc.freeze()
         self.step = 0
         self._update_status()
         self.generating = False
@@ -293,11 +294,6 @@ class RnnTuiApp(App):
             self.session.move_sample(delta)
             self.step = 0
             self._update_status()
-            self._trace_stale = True
-            if self.generating and self.session.evaluations() != self._generated_at:
-                self.action_generate()  # the text follows the model as it learns
-        if self._trace_stale and time.monotonic() - self._last_step_key >= STEPPING_QUIET_S:
-            self._trace_stale = False
             self.recompute_trace()
 
     def action_unit(self, delta: int) -> None:

@@ -16,7 +16,9 @@ combines the new input x_t with its memory of everything before, the hidden
 state h_{t-1}, into a new state h_t, and reads its answer y_t off h_t. The
 **same weights** are used at every step: the network is one cell, unrolled
 through time. Meanwhile a background process trains it, so everything you see
-changes as it learns.
+changes as it learns: a few times a second the current sample is traced again
+with the newest weights. While you step with the keys the picture holds still,
+so the numbers do not shift under your eyes; it catches up as soon as you pause.
 
 ## The panels
 
@@ -41,7 +43,11 @@ changes as it learns.
   and the early inputs can no longer be learned from.
 - **Training** — validation (and training) loss on a log scale against the naive
   baseline (orange), steps, speed, learning rate, clipping, and a SOLVED badge
-  when the scenario's goal is met.
+  when the scenario's goal (under the panel) is met. ‖g‖ is the gradient's norm
+  before clipping: spikes there are what clipping is for.
+- **Generation** (text scenarios) — `g` samples text from the model; it samples
+  again after each evaluation, so you can read it improve. Set the temperature
+  in the command palette (ctrl+p): low is safe and repetitive, high is wild.
 
 ## The equations (PyTorch's gate order)
 
@@ -81,7 +87,7 @@ tames explosions; it cannot bring back a vanished gradient.
   steps: it sits orders of magnitude below the last steps, and the loss stays at
   the baseline. Switch back to `lstm` and watch the forget gates saturate near 1.
 - Scenario `brackets`: find the unit that counts nesting depth (`[` / `]`).
-- Scenario `text`: press `g` now and then to hear the samples improve.
+- Scenario `text`: press `g` once and read the samples improve as it trains.
 - Compare mode (`c`): RNN, LSTM and GRU on the same data, curves overlaid.
 
 ## Keys
@@ -101,7 +107,7 @@ tames explosions; it cannot bring back a vanished gradient.
 | c | compare mode |
 | g | generate text |
 | e | export trace (.npz) and screenshot (.svg) |
-| ctrl+p | command palette: every action, lr, clipping, optimizer, hidden size |
+| ctrl+p | command palette: every action, lr, clipping, optimizer, hidden size, temperature, theme |
 | ? | this help |
 | q | quit (saves a checkpoint) |
 """

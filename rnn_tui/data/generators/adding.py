@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from rnn_tui.data.base import Split, TaskData
-from rnn_tui.data.generators.common import int_in, read_fields, split_rngs
+from rnn_tui.data.generators.common import check_sizes, int_in, read_fields, two_splits
 
 TASK = "regress"
 DEFAULTS = {"seq_len": 50, "train_size": 10_000, "val_size": 1000}
@@ -22,12 +22,12 @@ DEFAULTS = {"seq_len": 50, "train_size": 10_000, "val_size": 1000}
 def check(params: dict) -> dict:
     values = read_fields(params, DEFAULTS)
     int_in(values, "seq_len", 2, 1000)  # two halves of at least one step each
-    int_in(values, "train_size", 1, 200_000)
-    int_in(values, "val_size", 1, 200_000)
+    check_sizes(values)
     return values
 
 
-def problems(rng: np.random.Generator, count: int, seq_len: int) -> Split:
+def problems(rng: np.random.Generator, count: int, values: dict) -> Split:
+    seq_len = values["seq_len"]
     half = seq_len // 2
     value = rng.uniform(0.0, 1.0, size=(count, seq_len))
     first = rng.integers(0, half, size=count)
@@ -43,11 +43,9 @@ def problems(rng: np.random.Generator, count: int, seq_len: int) -> Split:
 
 def build(params: dict, seed: int) -> TaskData:
     values = check(params)
-    train_rng, val_rng = split_rngs(seed)
     return TaskData(
         kind=TASK,
-        train=problems(train_rng, values["train_size"], values["seq_len"]),
-        val=problems(val_rng, values["val_size"], values["seq_len"]),
+        **two_splits(problems, seed, values),
         input_size=2,
         output_size=1,
         info={"source": "generated adding problems", "features": ["value", "marker"]},

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from rnn_tui.data.base import Split, TaskData
-from rnn_tui.data.generators.common import float_in, int_in, read_fields, split_rngs
+from rnn_tui.data.generators.common import check_sizes, float_in, int_in, read_fields, two_splits
 
 TASK = "tag"
 OPEN, CLOSE, LETTERS = "(", ")", ["a", "b", "c"]
@@ -30,8 +30,7 @@ def check(params: dict) -> dict:
     int_in(values, "seq_len", 1, 1000)
     int_in(values, "max_depth", 1, 20)
     float_in(values, "letters", 0.0, 0.9)
-    int_in(values, "train_size", 1, 200_000)
-    int_in(values, "val_size", 1, 200_000)
+    check_sizes(values)
     return values
 
 
@@ -54,12 +53,10 @@ def problems(rng: np.random.Generator, count: int, values: dict) -> Split:
 
 def build(params: dict, seed: int) -> TaskData:
     values = check(params)
-    train_rng, val_rng = split_rngs(seed)
     vocab = [OPEN, CLOSE] + LETTERS
     return TaskData(
         kind=TASK,
-        train=problems(train_rng, values["train_size"], values),
-        val=problems(val_rng, values["val_size"], values),
+        **two_splits(problems, seed, values),
         input_size=len(vocab),
         output_size=values["max_depth"] + 1,
         vocab=vocab,

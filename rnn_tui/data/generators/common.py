@@ -70,6 +70,18 @@ def split_rngs(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
     return np.random.default_rng([seed, 0]), np.random.default_rng([seed, 1])
 
 
+def check_sizes(values: dict, most: int = 200_000) -> None:
+    """train_size and val_size: how many sequences each split holds."""
+    int_in(values, "train_size", 1, most)
+    int_in(values, "val_size", 1, most)
+
+
+def two_splits(make, seed: int, values: dict) -> dict:
+    """{"train": ..., "val": ...} from make(rng, count, values), each split drawn from its own stream."""
+    train_rng, val_rng = split_rngs(seed)
+    return {"train": make(train_rng, values["train_size"], values), "val": make(val_rng, values["val_size"], values)}
+
+
 def read_text_file(path: Path, what: str = "text") -> str:
     """The file's text, or a UserError naming it: missing, a folder, binary, not UTF-8, empty."""
     path = Path(path)

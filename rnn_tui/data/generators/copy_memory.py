@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from rnn_tui.data.base import IGNORE_INDEX, Split, TaskData
-from rnn_tui.data.generators.common import int_in, read_fields, split_rngs
+from rnn_tui.data.generators.common import check_sizes, int_in, read_fields, two_splits
 
 TASK = "tag"
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -36,8 +36,7 @@ def check(params: dict) -> dict:
     int_in(values, "symbols", 2, len(ALPHABET))
     int_in(values, "length", 1, 100)
     int_in(values, "delay", 0, 1000)
-    int_in(values, "train_size", 1, 200_000)
-    int_in(values, "val_size", 1, 200_000)
+    check_sizes(values)
     return values
 
 
@@ -57,11 +56,9 @@ def problems(rng: np.random.Generator, count: int, values: dict) -> Split:
 def build(params: dict, seed: int) -> TaskData:
     values = check(params)
     symbols = list(ALPHABET[: values["symbols"]])
-    train_rng, val_rng = split_rngs(seed)
     return TaskData(
         kind=TASK,
-        train=problems(train_rng, values["train_size"], values),
-        val=problems(val_rng, values["val_size"], values),
+        **two_splits(problems, seed, values),
         input_size=len(symbols) + 2,
         output_size=len(symbols) + 1,
         vocab=symbols + [BLANK, GO],  # token ids shared with class_names below

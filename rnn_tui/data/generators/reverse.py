@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from rnn_tui.data.base import Split, TaskData
-from rnn_tui.data.generators.common import int_in, read_fields, split_rngs
+from rnn_tui.data.generators.common import check_sizes, int_in, read_fields, two_splits
 
 TASK = "seq2seq"
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -24,8 +24,7 @@ def check(params: dict) -> dict:
     values = read_fields(params, DEFAULTS)
     int_in(values, "seq_len", 1, 200)
     int_in(values, "symbols", 2, len(ALPHABET))
-    int_in(values, "train_size", 1, 200_000)
-    int_in(values, "val_size", 1, 200_000)
+    check_sizes(values)
     return values
 
 
@@ -40,11 +39,9 @@ def problems(rng: np.random.Generator, count: int, values: dict) -> Split:
 def build(params: dict, seed: int) -> TaskData:
     values = check(params)
     symbols = list(ALPHABET[: values["symbols"]])
-    train_rng, val_rng = split_rngs(seed)
     return TaskData(
         kind=TASK,
-        train=problems(train_rng, values["train_size"], values),
-        val=problems(val_rng, values["val_size"], values),
+        **two_splits(problems, seed, values),
         # One id space: the symbols are both classes and inputs, <go> an input only.
         input_size=len(symbols) + 1,
         output_size=len(symbols),

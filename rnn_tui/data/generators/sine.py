@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from rnn_tui.data.base import Split, TaskData
-from rnn_tui.data.generators.common import float_in, int_in, read_fields, split_rngs
+from rnn_tui.data.generators.common import check_sizes, float_in, int_in, read_fields, two_splits
 from rnn_tui.errors import UserError
 
 TASK = "forecast"
@@ -28,8 +28,7 @@ DEFAULTS = {
 def check(params: dict) -> dict:
     values = read_fields(params, DEFAULTS)
     int_in(values, "seq_len", 2, 1000)
-    int_in(values, "train_size", 1, 100_000)
-    int_in(values, "val_size", 1, 100_000)
+    check_sizes(values, most=100_000)
     float_in(values, "min_period", 2.0, 1000.0)
     float_in(values, "max_period", 2.0, 1000.0)
     float_in(values, "noise", 0.0, 10.0)
@@ -55,11 +54,9 @@ def waves(rng: np.random.Generator, count: int, values: dict) -> Split:
 
 def build(params: dict, seed: int) -> TaskData:
     values = check(params)
-    train_rng, val_rng = split_rngs(seed)
     return TaskData(
         kind=TASK,
-        train=waves(train_rng, values["train_size"], values),
-        val=waves(val_rng, values["val_size"], values),
+        **two_splits(waves, seed, values),
         input_size=1,
         output_size=1,
         info={"source": "generated sine waves"},

@@ -99,7 +99,7 @@ class Heatmap(ScrollView, can_focus=False):
         gutter, body = self._line(y + scroll_y, t0, t1)
         skip = scroll_x - t0 * self.zoom
         body = body.crop(skip, skip + width - GUTTER)
-        return Strip.join([gutter, body]).adjust_cell_length(width)
+        return Strip.join([gutter, body]).adjust_cell_length(width, self.rich_style)
 
     def _line(self, row: int, t0: int, t1: int) -> tuple[Strip, Strip]:
         """(unit label, cells for steps t0..t1) of one text row, cached."""
@@ -129,6 +129,8 @@ class Heatmap(ScrollView, can_focus=False):
             line = Strip([label]), Strip(self._cells(top_unit, t0, t1))
         if len(self._cache) > 4096:  # rulers of old steps and scroll positions
             self._cache.clear()
+        base = self.rich_style  # the theme's colours under labels and ruler (a theme change clears the cache)
+        line = line[0].apply_style(base), line[1].apply_style(base)
         self._cache[key] = line
         return line
 
