@@ -314,9 +314,6 @@ def cmd_app(args) -> int:
 
     session = Session(AppOptions(args, runs_dir=args.runs_dir, save_on_quit=not args.no_save))
     app = RnnTuiApp(session)
-    # Traces are computed in a worker thread; with the default 5 ms GIL switch
-    # interval a key press could wait that long, several times, for the screen.
-    sys.setswitchinterval(0.001)
     try:
         app.run()
     finally:

@@ -20,6 +20,7 @@ from textual.strip import Strip
 from rnn_tui.ui import colors
 
 GUTTER = 5  # "u123▕" unit labels
+BOLD, DIM = Style(bold=True), Style(dim=True)
 
 
 class Heatmap(ScrollView, can_focus=False):
@@ -108,6 +109,7 @@ class Heatmap(ScrollView, can_focus=False):
             return self._cache[key]
         units = self._levels.shape[1] if self._levels.size else 0
         zoom = self.zoom
+        base = self.rich_style  # the theme's colours under labels and ruler (a theme change clears the cache)
         if row == 0:
             ruler = [" "] * ((t1 - t0) * zoom)
             every = 10 if zoom == 1 else 5
@@ -119,18 +121,19 @@ class Heatmap(ScrollView, can_focus=False):
             if t0 <= self.step < t1:
                 x = (self.step - t0) * zoom
                 ruler[x : x + zoom] = "▼" * zoom
-            line = Strip([Segment(" t   ", Style(dim=True))]), Strip([Segment("".join(ruler), Style(bold=True))])
+            line = Strip([Segment(" t   ", base + DIM)]), Strip([Segment("".join(ruler), base + BOLD)])
         elif (row - 1) * 2 >= units:
-            line = Strip.blank(GUTTER), Strip.blank((t1 - t0) * zoom)
+            line = Strip.blank(GUTTER, base), Strip.blank((t1 - t0) * zoom, base)
         else:
             top_unit = (row - 1) * 2
             selected = self.unit in (top_unit, top_unit + 1)
-            label = Segment(f"{'▶' if selected else ' '}{top_unit:>3}▕", Style(bold=selected, dim=not selected))
-            line = Strip([label]), Strip(self._cells(top_unit, t0, t1))
+            label = Segment(f"{'▶' if selected else ' '}{top_unit:>3}▕", base + (BOLD if selected else DIM))
+            cells = Strip(self._cells(top_unit, t0, t1))
+            if top_unit + 1 == units:  # an odd last unit: its cells have no lower colour of their own
+                cells = cells.apply_style(base)
+            line = Strip([label]), cells
         if len(self._cache) > 4096:  # rulers of old steps and scroll positions
             self._cache.clear()
-        base = self.rich_style  # the theme's colours under labels and ruler (a theme change clears the cache)
-        line = line[0].apply_style(base), line[1].apply_style(base)
         self._cache[key] = line
         return line
 
