@@ -78,6 +78,20 @@ async def test_stepping_keys():
         assert app.query_one(Heatmap).step == 0 and app.query_one(Heatmap).unit == 1
 
 
+async def test_trace_holds_still_while_stepping_then_catches_up():
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        app._last_step_key = time.monotonic() + 3600  # as if a key had just been pressed, for an hour
+        shown, step = app.trace, app.session.snaps["main"].step
+        await settle(app, pilot, until=lambda a: a.session.snaps["main"].step >= step + 3)
+        await pilot.pause(0.5)
+        assert app.trace is shown  # training went on; the picture did not move under the keys
+        app._last_step_key = 0.0  # the keys go quiet
+        await settle(app, pilot, until=lambda a: a.trace is not shown)
+        assert not app._trace_stale
+
+
 async def test_play_and_speed():
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:

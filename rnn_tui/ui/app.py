@@ -93,6 +93,7 @@ class RnnTuiApp(App):
         self._play_timer = None
         self._trace_generation = 0
         self._trace_stale = False  # newer weights arrived than the trace on screen
+        self._pending_trace = None  # a background trace held back while stepping
         self._last_step_key = 0.0  # time.monotonic() of the last stepping key
         self.exit_message: str | None = None
         self.generating = False  # g was pressed: new text after each evaluation
@@ -198,13 +199,24 @@ class RnnTuiApp(App):
             self._trace_stale = True
             if self.generating and self.session.evaluations() != self._generated_at:
                 self.action_generate()  # the text follows the model as it learns
-        if self._trace_stale and time.monotonic() - self._last_step_key >= STEPPING_QUIET_S:
+        if self._stepping():
+            return
+        if self._pending_trace is not None:
+            self._show_trace(self._pending_trace)
+            self._pending_trace = None
+        if self._trace_stale:
             self._trace_stale = False
-            self.recompute_trace()
+            self.recompute_trace(background=True)
+
+    def _stepping(self) -> bool:
+        """A stepping key was pressed moments ago: background redraws wait."""
+        return time.monotonic() - self._last_step_key < STEPPING_QUIET_S
 
     # ------------------------------------------------------------ tracing
     @work(thread=True, exclusive=True, group="trace")
-    def recompute_trace(self) -> None:
+    def recompute_trace(self, background: bool = False) -> None:
+        """Trace the current sample with the newest weights. A `background` refresh
+        that finishes while the user is stepping waits for the next quiet moment."""
         self._trace_generation += 1
         generation = self._trace_generation
         try:
@@ -213,7 +225,14 @@ class RnnTuiApp(App):
             self.call_from_thread(self.notify, f"trace failed: {err}", severity="error")
             return
         if trace is not None and generation == self._trace_generation:
-            self.call_from_thread(self._show_trace, trace)
+            self.call_from_thread(self._trace_arrived, trace, background)
+
+    def _trace_arrived(self, trace, background: bool) -> None:
+        if background and self.trace is not None and self._stepping():
+            self._pending_trace = trace  # the newest wins
+        else:
+            self._pending_trace = None
+            self._show_trace(trace)
 
     def _show_trace(self, trace) -> None:
         self.trace = trace
@@ -292,7 +311,7 @@ class RnnTuiApp(App):
     def action_sample(self, delta: int) -> None:
         if self.session.ready:
             self.session.move_sample(delta)
-            self.step = 0
+            self.step, self._pending_trace = 0, None
             self._update_status()
             self.recompute_trace()
 
@@ -332,7 +351,7 @@ class RnnTuiApp(App):
 
     def set_model(self, **changes) -> None:
         self.session.switch(**changes)
-        self.trace = None
+        self.trace, self._pending_trace = None, None
         self.notify(", ".join(f"{k} → {v}" for k, v in changes.items()))
         self._update_status()
 
@@ -347,7 +366,7 @@ class RnnTuiApp(App):
 
         def chosen(source: dict | None) -> None:
             if source:
-                self.trace, self.step = None, 0
+                self.trace, self._pending_trace, self.step = None, None, 0
                 self.switch_scenario(source)
 
         self.push_screen(ScenarioPicker(self.session.scenario_choices()), chosen)
