@@ -41,6 +41,9 @@ SPEEDS = (1, 2, 4, 8, 16, 32)  # steps per second while playing
 # weights once the keys have been quiet this long. Numbers do not shift under a
 # reader's eyes, and a key never queues behind a whole-screen redraw.
 STEPPING_QUIET_S = 0.3
+# Each background trace redraws the whole screen; once a second is enough to watch
+# it learn, and leaves the event loop free for keys the rest of the time.
+BACKGROUND_TRACE_S = 1.0
 
 
 class GatesScroll(VerticalScroll, can_focus=False):
@@ -94,6 +97,7 @@ class RnnTuiApp(App):
         self._trace_generation = 0
         self._trace_stale = False  # newer weights arrived than the trace on screen
         self._pending_trace = None  # a background trace held back while stepping
+        self._last_background_trace = 0.0  # time.monotonic() when the last one started
         self._last_step_key = 0.0  # time.monotonic() of the last stepping key
         self.exit_message: str | None = None
         self.generating = False  # g was pressed: new text after each evaluation
@@ -204,8 +208,9 @@ class RnnTuiApp(App):
         if self._pending_trace is not None:
             self._show_trace(self._pending_trace)
             self._pending_trace = None
-        if self._trace_stale:
+        if self._trace_stale and time.monotonic() - self._last_background_trace >= BACKGROUND_TRACE_S:
             self._trace_stale = False
+            self._last_background_trace = time.monotonic()
             self.recompute_trace(background=True)
 
     def _stepping(self) -> bool:
