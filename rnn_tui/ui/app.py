@@ -266,9 +266,9 @@ class RnnTuiApp(App):
             heatmap.set_values(tr.h[:, self.track], self.dark)
         heatmap.step, heatmap.unit = self.step, self.unit
         direction = " ←" if tr.directions == 2 and self.track % 2 else ""
-        self.w["heatmap-box"].border_title = (
-            f"Hidden state h, layer {self.track // tr.directions + 1}{direction}  (units × time)"
-        )
+        title = f"Hidden state h, layer {self.track // tr.directions + 1}{direction}  (units × time)"
+        if self.w["heatmap-box"].border_title != title:  # setting it, even unchanged, repaints the box
+            self.w["heatmap-box"].border_title = title
 
     def watch_step(self) -> None:
         self._redraw()

@@ -10,6 +10,7 @@ repaint only the lines that differ, and repaint from the cache otherwise.
 from __future__ import annotations
 
 from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual.geometry import Region
 from textual.strip import Strip
@@ -63,16 +64,19 @@ class LineWidget(Widget):
 
     def _build(self) -> list[Strip]:
         width, base, console = self.size.width, self.rich_style, self.app.console
-        # the theme's colours go under the lines' own
-        self._strips = [self._strip(line, width, console).apply_style(base) for line in self.lines(width)]
+        self._strips = [self._strip(line, width, base, console) for line in self.lines(width)]
         self._built_for = self._build_key()
         return self._strips
 
     @staticmethod
-    def _strip(line: Line, width: int, console) -> Strip:
+    def _strip(line: Line, width: int, base: Style, console) -> Strip:
+        """One line, cropped or padded to `width`, the theme's colours under its own."""
         if isinstance(line, Text):
             if line.overflow == "ellipsis" and line.cell_len > width:
                 line = line.copy()
                 line.truncate(width, overflow="ellipsis")
             line = line.render(console)
-        return Strip(line).crop_extend(0, width, None)
+        strip = Strip(Segment.apply_style(line, base))
+        if strip.cell_length != width:
+            strip = strip.crop_extend(0, width, base)
+        return strip
