@@ -5,7 +5,9 @@
 first frame   `rnn-tui` launched in tmux; time until its status line is on screen
 key latency   with the real trainer running, Right is sent through a tmux control
               client, which is told the moment the app writes the new step counter
-              (includes tmux's own cost, and Textual's 60 frames-a-second pacing)
+              (includes tmux's own cost, and the wait for Textual's next frame); keys
+              at two paces, and a one-label Textual app timed the same way, while
+              rnn-tui still trains, as the reference for what any app pays here
 heatmap       a full redraw (every visible line, cache cleared) of 256 units x
               2000 steps in a 200x60 terminal
 memory        proportional set size (PSS) of the app and its trainer process together
@@ -116,6 +118,43 @@ def key_latencies(session: str, keys: int, pace: float) -> list[float]:
         client.close()
 
 
+REFERENCE_APP = """
+from textual.app import App
+from textual.widgets import Static
+
+class Counter(App):
+    BINDINGS = [("right", "move(1)"), ("home", "move(0)"), ("q", "quit")]
+    step = 1
+
+    def compose(self):
+        yield Static(self.text(), id="s")
+
+    def text(self):
+        return f"rnn-tui reference step {self.step}/64"
+
+    def action_move(self, by):
+        self.step = self.step + 1 if by else 1
+        self.query_one("#s").update(self.text())
+
+Counter().run()
+"""
+
+
+def reference_latencies(keys: int, pace: float) -> np.ndarray:
+    """The same measurement on a one-label Textual app: what tmux, Textual and this
+    machine cost before rnn-tui does anything."""
+    session = "bench-reference"
+    script = os.path.join(tempfile.mkdtemp(prefix="rnn-tui-ref-"), "counter.py")
+    with open(script, "w") as fh:
+        fh.write(REFERENCE_APP)
+    tmux("new-session", "-d", "-s", session, "-x", "120", "-y", "40", f"{sys.executable} {script}")
+    try:
+        wait_for(session, r"step 1/64")
+        return np.array(key_latencies(session, keys, pace)) * 1e3
+    finally:
+        tmux("kill-session", "-t", session)
+
+
 def memory_mb(pid: int) -> tuple[float, float]:
     """(PSS, RSS) in MB of a process and all its descendants.
 
@@ -195,6 +234,7 @@ def main() -> None:
     wait_for(session, r"step 1/\d+")
     wait_for(session, r"step \d[\d,]* +[\d,]+/s", seconds=90)  # the trainer is running
     paced = {pace: np.array(key_latencies(session, args.keys, pace)) * 1e3 for pace in (0.1, 0.5)}
+    reference = reference_latencies(args.keys, 0.1)
     pid = int(tmux("display-message", "-p", "-t", session, "#{pane_pid}").strip())
     pss, rss = memory_mb(pid)
     rate = wait_for(session, r"step [\d,]+ +([\d,]+)/s").group(1)
@@ -207,6 +247,8 @@ def main() -> None:
         print(f"key to screen, training running ({rate} seq/s), a key every {pace} s: "
               f"median {np.median(lags_ms):.1f} ms, p95 {np.percentile(lags_ms, 95):.1f} ms, "
               f"max {lags_ms.max():.1f} ms over {len(lags_ms)} keys")
+    print(f"reference, a one-label Textual app measured the same way (training still running): "
+          f"median {np.median(reference):.1f} ms, p95 {np.percentile(reference, 95):.1f} ms")
     print(f"memory, app + trainer: {pss:.0f} MB PSS ({rss:.0f} MB RSS, shared libraries counted twice)")
 
     redraw = np.array(heatmap_redraw()) * 1e3

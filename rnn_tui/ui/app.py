@@ -39,7 +39,7 @@ ARCH_CYCLE = ("lstm", "gru", "rnn", "esn")
 SPEEDS = (1, 2, 4, 8, 16, 32)  # steps per second while playing
 # While the user steps by hand the trace holds still; it catches up with the newest
 # weights once the keys have been quiet this long. Numbers do not shift under a
-# reader's eyes, and a key never queues behind a whole-screen redraw.
+# reader's eyes, and keys do not queue behind whole-screen redraws.
 STEPPING_QUIET_S = 0.3
 # Each background trace redraws the whole screen; once a second is enough to watch
 # it learn, and leaves the event loop free for keys the rest of the time.

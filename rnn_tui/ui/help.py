@@ -16,7 +16,7 @@ combines the new input x_t with its memory of everything before, the hidden
 state h_{t-1}, into a new state h_t, and reads its answer y_t off h_t. The
 **same weights** are used at every step: the network is one cell, unrolled
 through time. Meanwhile a background process trains it, so everything you see
-changes as it learns: a few times a second the current sample is traced again
+changes as it learns: about once a second the current sample is traced again
 with the newest weights. While you step with the keys the picture holds still,
 so the numbers do not shift under your eyes; it catches up as soon as you pause.
 
