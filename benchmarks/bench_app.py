@@ -86,7 +86,7 @@ class ControlClient:
         while time.perf_counter() < deadline:
             line = self.proc.stdout.readline()
             if line.startswith("%output "):
-                seen = (seen + line.split(" ", 2)[2])[-4000:]
+                seen = (seen + line.split(" ", 2)[2].rstrip("\n"))[-4000:]
                 if needle in seen:
                     return
         raise RuntimeError(f"{needle!r} was not written within {seconds} s")

@@ -18,7 +18,7 @@ from rnn_tui.ui.help import HelpScreen
 from rnn_tui.ui.pickers import ScenarioPicker
 from rnn_tui.ui.session import AppOptions, Session
 from rnn_tui.ui.widgets.heatmap import GUTTER, Heatmap
-from rnn_tui.ui.widgets.sequence import Sequence
+from rnn_tui.ui.widgets.sequence import Sequence, token_label
 
 
 def make_app(*argv: str) -> RnnTuiApp:
@@ -226,6 +226,24 @@ async def test_clicks_jump_to_a_step():
         assert app.step == 5
         await pilot.click(Sequence, offset=(0, 1))  # the first token drawn
         assert app.step == 0
+
+
+def test_control_characters_are_drawn_never_sent_raw():
+    assert [token_label(c) for c in ("\r", " ", "\n", "\x07", "a", "\x7f")] == ["␍", "␣", "↵", "␇", "a", "␡"]
+
+
+async def test_exploded_and_nan_gradients_are_drawn_not_crashed_on():
+    import dataclasses
+
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        app._last_step_key = time.monotonic() + 3600  # keep the fake trainer's traces off
+        grad_h, grad_x = app.trace.grad_h.copy(), app.trace.grad_x.copy()
+        grad_h[0, 0], grad_h[1, 0], grad_x[2] = np.inf, np.nan, np.nan
+        app._show_trace(dataclasses.replace(app.trace, grad_h=grad_h, grad_x=grad_x))
+        await pilot.pause()
+        assert "‖∂L/∂h_0‖ = inf" in app.query_one("#gradients").plain
 
 
 async def test_numbers_on_screen_are_the_trace():

@@ -178,6 +178,7 @@ class RnnTuiApp(App):
         # torch, the data and the widgets live as long as the app: moving them out of
         # the collector's reach keeps its full passes from stalling a frame for 100+ ms.
         if not gc.get_freeze_count():  # once: what a later scenario leaves behind may be garbage
+            gc.collect()  # loading's own cyclic garbage is freed, not frozen
             gc.freeze()
         self.step = 0
         self._update_status()
@@ -331,6 +332,7 @@ class RnnTuiApp(App):
     @on(Sequence.StepClicked)
     @on(Heatmap.StepClicked)
     def _clicked_step(self, message) -> None:
+        self._last_step_key = time.monotonic()  # clicking through steps holds the trace too
         self.step = max(0, min(self._last_step(), message.step))
 
     @on(Heatmap.UnitSelected)

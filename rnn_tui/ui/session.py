@@ -231,6 +231,7 @@ class Session:
         return f"temperature {temp:g} · step {self.snaps[self.focus_run].step:,} · again at each evaluation\n{text}"
 
     def evaluations(self) -> int:
-        """How many validation passes the focused run has made: new text is due after each."""
+        """The step of the focused run's last validation pass: new text is due after each.
+        (Not the history's length: a long history is thinned, and its length stalls.)"""
         snap = self.snaps.get(self.focus_run)
-        return len(snap.history) if snap else 0
+        return snap.history[-1].get("step", 0) if snap and snap.history else 0

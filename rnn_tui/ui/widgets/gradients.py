@@ -34,7 +34,7 @@ def decay_per_step(grad: np.ndarray, loss: np.ndarray) -> float | None:
     scored = np.flatnonzero(~np.isnan(loss))
     end = scored[0] + 1 if len(scored) else len(grad)
     g = grad[:end]
-    ok = g > 0
+    ok = np.isfinite(g) & (g > 0)
     if ok.sum() < 3:
         return None
     t = np.arange(len(g))[ok]
@@ -73,9 +73,9 @@ class Gradients(LineWidget):
         cols, height = max(8, width - 7), max(2, self.size.height - 1 - len(facts))
         start, end = window(tr.steps, self.step, cols)
         current = min(self.step, tr.steps - 1) - start
-        logs = np.log10(np.maximum(grad[start:end], 1e-30))
-        finite = grad[start:end] > 0
-        all_logs = np.log10(grad[grad > 0])
+        shown = grad[start:end] > 0  # NaN and 0 draw nothing; an exploded inf draws full height
+        logs = np.log10(np.where(shown, grad[start:end], 1.0))
+        all_logs = np.log10(grad[np.isfinite(grad) & (grad > 0)])
         top = math.ceil(float(all_logs.max())) if all_logs.size else 0
         bottom = math.floor(float(all_logs.min())) if all_logs.size else -1
         bottom = min(bottom, top - 1)
@@ -83,13 +83,14 @@ class Gradients(LineWidget):
         out: list[Line] = []
         for row in range(height):  # top row first
             row_low = bottom + span * (height - 1 - row) / height
-            frac = np.where(finite, (logs - row_low) / (span / height), 0.0)
+            frac = np.where(shown, (logs - row_low) / (span / height), 0.0)
             bars = "".join(BLOCKS[i] for i in (np.clip(frac, 0, 1) * (len(BLOCKS) - 1)).astype(int))
             label = f"1e{top:+d} " if row == 0 else f"1e{bottom:+d} " if row == height - 1 else ""
             out.append(_marked(f"{label:>7}", bars, current, "cyan"))
-        sal = tr.grad_x[start:end]
-        hi = float(tr.grad_x.max()) or 1.0
-        spark = "".join(SPARK[i] for i in (sal / hi * (len(SPARK) - 1)).astype(int))
+        finite_x = tr.grad_x[np.isfinite(tr.grad_x)]
+        hi = float(finite_x.max()) if finite_x.size and finite_x.max() > 0 else 1.0
+        sal = np.clip(np.nan_to_num(tr.grad_x[start:end] / hi, nan=0.0, posinf=1.0), 0.0, 1.0)
+        spark = "".join(SPARK[i] for i in (sal * (len(SPARK) - 1)).astype(int))
         out.append(_marked(f"{'∂L/∂x ':>7}", spark, current, "magenta"))
         return out + [Text(line, style="bold") for line in facts]
 

@@ -104,7 +104,7 @@ class Heatmap(ScrollView, can_focus=False):
 
     def _line(self, row: int, t0: int, t1: int) -> tuple[Strip, Strip]:
         """(unit label, cells for steps t0..t1) of one text row, cached."""
-        key = (row, t0, t1, self.step if row == 0 else None)
+        key = (row, t0, t1, self.step if row == 0 else None, self.app.theme)  # labels carry the theme
         if key in self._cache:
             return self._cache[key]
         units = self._levels.shape[1] if self._levels.size else 0

@@ -26,8 +26,12 @@ CURRENT, BOLD, DIM = Style(bold=True, reverse=True), Style(bold=True), Style(dim
 
 
 def token_label(text: str) -> str:
-    """What a person can see: spaces and newlines drawn, not left blank."""
-    return {" ": "␣", "\n": "↵", "\t": "⇥"}.get(text, text)
+    """What a person can see: spaces and newlines drawn, not left blank, and other
+    control characters (a CR from a CRLF file) as their Unicode pictures, never raw."""
+    named = {" ": "␣", "\n": "↵", "\t": "⇥"}.get(text)
+    if named:
+        return named
+    return "".join(chr(0x2400 + ord(c)) if ord(c) < 32 else "␡" if c == "\x7f" else c for c in text)
 
 
 def describe_step(trace: Trace, t: int, names: list[str] | None, vocab: list[str] | None) -> str:

@@ -86,7 +86,8 @@ class TrainingPanel(Vertical):
         width = self.content_region.width
         # one-line widgets: no layout pass, which would repaint the whole screen
         self.children[0].update(status_line(snap, baseline), layout=False)
-        self.border_subtitle = f"goal: {goal_text}"
+        if self.border_subtitle != f"goal: {goal_text}":  # setting it repaints the box
+            self.border_subtitle = f"goal: {goal_text}"
         self.children[1].update(spark_line("‖g‖ pre-clip ", snap.grad_norms, width, "yellow"), layout=False)
         self.children[2].update(spark_line("val loss    ", [r.get("val_loss") for r in snap.history], width, "cyan"),
                                 layout=False)
