@@ -12,7 +12,6 @@ load in a worker thread behind a "loading" line.
 from __future__ import annotations
 
 import gc
-
 import time
 from pathlib import Path
 
@@ -101,7 +100,7 @@ class RnnTuiApp(App):
         self._last_step_key = 0.0  # time.monotonic() of the last stepping key
         self.exit_message: str | None = None
         self.generating = False  # g was pressed: new text after each evaluation
-        self._generated_at = -1  # evaluations seen when the text on screen was sampled
+        self._generated_at = -1  # step of the last evaluation when the text on screen was sampled
 
     # ------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -202,7 +201,7 @@ class RnnTuiApp(App):
             )
             self._update_status()
             self._trace_stale = True
-            if self.generating and self.session.evaluations() != self._generated_at:
+            if self.generating and self.session.last_evaluation_step() != self._generated_at:
                 self.action_generate()  # the text follows the model as it learns
         if self._stepping():
             return
@@ -395,7 +394,7 @@ class RnnTuiApp(App):
     def action_generate(self) -> None:
         if self.session.ready:
             self.generating = True
-            self._generated_at = self.session.evaluations()
+            self._generated_at = self.session.last_evaluation_step()
             self.generate_text()
 
     @work(thread=True, exclusive=True, group="generate")

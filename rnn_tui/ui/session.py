@@ -230,7 +230,7 @@ class Session:
                                seed=self.snaps[self.focus_run].step)
         return f"temperature {temp:g} · step {self.snaps[self.focus_run].step:,} · again at each evaluation\n{text}"
 
-    def evaluations(self) -> int:
+    def last_evaluation_step(self) -> int:
         """The step of the focused run's last validation pass: new text is due after each.
         (Not the history's length: a long history is thinned, and its length stalls.)"""
         snap = self.snaps.get(self.focus_run)

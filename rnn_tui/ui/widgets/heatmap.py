@@ -109,7 +109,7 @@ class Heatmap(ScrollView, can_focus=False):
             return self._cache[key]
         units = self._levels.shape[1] if self._levels.size else 0
         zoom = self.zoom
-        base = self.rich_style  # the theme's colours under labels and ruler (a theme change clears the cache)
+        base = self.rich_style  # the theme's colours under labels and ruler (the key holds the theme)
         if row == 0:
             ruler = [" "] * ((t1 - t0) * zoom)
             every = 10 if zoom == 1 else 5

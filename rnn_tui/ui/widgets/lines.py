@@ -31,6 +31,7 @@ class LineWidget(Widget):
         self._built_for: tuple | None = None  # (size, theme) the strips were built for
 
     def lines(self, width: int) -> list[Line]:
+        """The panel's lines at this width, top to bottom (every subclass draws its own)."""
         raise NotImplementedError
 
     def changed(self, layout: bool = False) -> None:
