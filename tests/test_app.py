@@ -89,7 +89,7 @@ async def test_trace_holds_still_while_stepping_then_catches_up():
         assert app.trace is shown  # training went on; the picture did not move under the keys
         app._last_step_key = 0.0  # the keys go quiet
         await settle(app, pilot, until=lambda a: a.trace is not shown)
-        assert not app._trace_stale
+        assert app._pending_trace is None  # the newest trace is the one on screen
 
 
 async def test_play_and_speed():
@@ -177,7 +177,9 @@ async def test_help_and_scenario_picker():
         assert not isinstance(app.screen, ScenarioPicker)
         await pilot.press("s", "enter")  # the first in the list: text
         await settle(app, pilot, until=lambda a: a.session.scenario_name == "text" and a.trace is not None and a.trace.tokens is not None)
-        assert app.session.client.sent[-1].name == "switch"
+        switch, watch = app.session.client.sent[-2:]
+        assert switch.name == "switch" and switch.args["source"]["scenario"].endswith("text.toml")
+        assert (watch.name, watch.args) == ("watch", {"sample": 0})  # the new data's first sample
 
 
 async def test_generate_follows_learning_and_refuses_elsewhere():

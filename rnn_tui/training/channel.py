@@ -31,13 +31,13 @@ def latest_wins_pipe(context):
 class LatestSender:
     """The trainer's end: `publish` never blocks."""
 
-    def __init__(self, conn):
+    def __init__(self, conn, name: str = "latest-writer"):
         self._conn = conn
         self._slot: bytes | None = None
         self._writing = False
         self._changed = threading.Condition()
         self.broken = False  # the reader is gone
-        threading.Thread(target=self._write, name="snapshot-writer", daemon=True).start()
+        threading.Thread(target=self._write, name=name, daemon=True).start()
 
     def publish(self, message) -> None:
         payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)

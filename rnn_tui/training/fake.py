@@ -10,7 +10,7 @@ calls give the same snapshots, seq/s included, every time.
 from __future__ import annotations
 
 from rnn_tui.training.host import MAIN, Host
-from rnn_tui.training.protocol import COMMANDS, Command, Notice, Snapshot, TrainerError
+from rnn_tui.training.protocol import COMMANDS, Command, Message, TrainerError
 
 TICK_S = 0.001  # how far the fake clock moves each time it is read
 
@@ -50,19 +50,26 @@ class FakeTrainerClient:
             return
         self._host.handle(Command(name, dict(args)))
 
-    def poll(self) -> list[Snapshot | TrainerError | Notice]:
+    def poll(self) -> list[Message]:
         host = self._host
         if host is not None and not host.finished and host.busy:
             host.train_for(float("inf"), max_rounds=self.steps_per_poll)
-        out, self._outbox = self._outbox, []
+        out = self._take_outbox()
         if host is not None and host.changed():
             out += host.snapshots()
+        if host is not None and host.traces_due():
+            out += host.traces()
         return out
 
-    def close(self, timeout: float = 3) -> list[Snapshot | TrainerError | Notice]:
+    def close(self, timeout: float = 3) -> list[Message]:
         if self._host is not None and not self._host.finished:
             self._host.stop()
-        out, self._outbox = self._outbox, []
+        return self._take_outbox()
+
+    def _take_outbox(self) -> list:
+        """Emptied in place: the host's `emit` is bound to this very list."""
+        out = list(self._outbox)
+        self._outbox.clear()
         return out
 
     @property

@@ -9,6 +9,7 @@ curves line up.
 from __future__ import annotations
 
 import json
+import random
 import time
 import traceback
 from dataclasses import asdict, fields, replace
@@ -17,7 +18,7 @@ from typing import Callable
 from rnn_tui.core.config import ModelConfig
 from rnn_tui.data.source import Source
 from rnn_tui.errors import UserError
-from rnn_tui.training.protocol import COMMANDS, Command, Snapshot, TrainerError
+from rnn_tui.training.protocol import COMMANDS, Command, Snapshot, TraceReady, TrainerError
 from rnn_tui.training.session import Run, merge_configs
 
 MAIN = "main"  # the label of the one run outside compare mode
@@ -50,6 +51,10 @@ class Host:
         self.compare, self.emit, self.clock = compare, emit, clock
         self.runs: dict[str, Run] = {}
         self.finished = False
+        self.watching: dict[str, int] = {}  # run label -> the validation sample the app shows
+        self._traces: dict[str, TraceReady] = {}  # the latest trace of each watched run
+        self._traced: dict[str, tuple] = {}  # what each run's latest trace was made from
+        self._serial = (random.getrandbits(63), 0)  # new for every trace, and for every host
         self._cache: dict = {}
         self._cache_source = None
         try:
@@ -196,6 +201,16 @@ class Host:
             labels = [arch]
         self._each(labels, lambda run: run.load(path))
 
+    def _cmd_watch(self, labels, args) -> None:
+        sample = args.get("sample", 0)
+        if isinstance(sample, bool) or not isinstance(sample, int) or sample < 0:
+            raise UserError(f"watch: sample must be a whole number >= 0, got {sample!r}")
+        for label in labels:
+            self.watching[label] = sample
+
+    def _cmd_generate(self, labels, args) -> None:
+        self._each(labels, lambda run: self.emit(run.generate(args.get("temperature"))))
+
     def _cmd_stop(self, labels, args) -> None:
         self.stop()
 
@@ -243,3 +258,27 @@ class Host:
 
     def snapshots(self) -> list[Snapshot]:
         return [run.snapshot() for run in self.runs.values()]
+
+    # -------------------------------------------------------------- traces
+    def _trace_key(self, label: str) -> tuple:
+        run = self.runs[label]
+        return id(run), run.version, self.watching[label]
+
+    def traces_due(self) -> bool:
+        """A watched run's weights or sample changed since its last trace."""
+        return any(label in self.runs and self._traced.get(label) != self._trace_key(label)
+                   for label in self.watching)
+
+    def traces(self) -> list[TraceReady]:
+        """The latest trace of every watched run, tracing those that are due. All of them,
+        not just the new: on a latest-wins pipe this message replaces the one before."""
+        for label in self.watching:
+            if label not in self.runs or self._traced.get(label) == self._trace_key(label):
+                continue
+            self._traced[label] = self._trace_key(label)
+            self._serial = (self._serial[0], self._serial[1] + 1)
+            try:
+                self._traces[label] = self.runs[label].trace(self.watching[label], self._serial)
+            except Exception as err:  # said once per weights; the app keeps its last trace
+                self.emit(TrainerError(label, f"trace failed: {describe_exception(err)}"))
+        return [self._traces[label] for label in self.watching if label in self._traces]

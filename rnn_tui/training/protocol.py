@@ -21,6 +21,11 @@ Commands (`Command(name, args)`; `args` may name `run=` to reach one run of a co
                          mode each run writes <path stem>-<arch>.<ext>)
     load                 path=: a checkpoint of the same arch and size (else refused); in
                          compare mode it goes to the run of the checkpoint's arch
+    watch                sample=: trace this validation sample with the newest weights, now
+                         and after each new snapshot's weights (at most once a second while
+                         training); traces arrive as TraceReady on their own latest-wins pipe
+    generate             temperature= (optional; default the scenario's): sample text from a
+                         next-token model; it arrives as Generated
     stop                 save if save_on_quit, then the process ends
 """
 
@@ -31,8 +36,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from rnn_tui.core.trace import Trace
+
 STATUSES = ("running", "paused", "stopped", "diverged")
-COMMANDS = ("start", "pause", "resume", "step", "reset", "set", "switch", "save", "load", "stop")
+COMMANDS = ("start", "pause", "resume", "step", "reset", "set", "switch", "save", "load", "watch", "generate",
+            "stop")
 
 
 @dataclass(repr=False)
@@ -86,9 +94,31 @@ class Notice:
 
 
 @dataclass
+class TraceReady:
+    """The watched sample traced with a run's weights at `step`: computed in the trainer's
+    process, so the app's event loop never shares its interpreter with torch work."""
+
+    run: str
+    step: int
+    sample: int  # index into the validation split
+    serial: tuple[int, int]  # (the tracing host's random token, its count of traces): new trace, new serial
+    trace: Trace
+
+
+@dataclass
+class Generated:
+    """Text sampled from a run's weights at `step`."""
+
+    run: str
+    step: int
+    temperature: float
+    text: str
+
+
+@dataclass
 class Command:
     name: str  # one of COMMANDS
     args: dict = field(default_factory=dict)
 
 
-Message = Snapshot | TrainerError | Notice
+Message = Snapshot | TrainerError | Notice | TraceReady | Generated

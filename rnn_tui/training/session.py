@@ -13,11 +13,14 @@ from typing import Callable
 
 from rnn_tui.core import checkpoint
 from rnn_tui.core.config import ModelConfig, TrainConfig, from_dict
+from rnn_tui.core.generate import sample_text
+from rnn_tui.core.model import SequenceModel
+from rnn_tui.core.trace import trace_sequence
 from rnn_tui.data.base import TaskData
 from rnn_tui.data.scenario import Scenario
 from rnn_tui.errors import UserError
 from rnn_tui.training.loop import Trainer
-from rnn_tui.training.protocol import Notice, Snapshot, TrainerError
+from rnn_tui.training.protocol import Generated, Notice, Snapshot, TraceReady, TrainerError
 from rnn_tui.training.runs import RunFolder, checkpoint_meta
 
 HISTORY_LIMIT = 1000  # evaluation rows per snapshot; metrics.jsonl keeps them all
@@ -43,6 +46,8 @@ class Run:
         self.status = "paused"  # the app says when to start
         self.changed = True  # something a snapshot shows is new since the last one
         self.seq_per_s = 0.0
+        self.version = 0  # grows with every change of the weights: what a trace is keyed on
+        self._inspector = None  # a CPU copy of the model in eval mode, for traces and text
         self._paused_at = clock()
         self._new_run()
 
@@ -54,6 +59,7 @@ class Run:
         self.budget = self.budget_from + self.trainer.train_config.steps
         self.solved, self.solved_at, self.saved_step = False, None, None
         self.changed = True
+        self.version += 1
 
     def close(self) -> None:
         if self.folder is not None:
@@ -69,6 +75,7 @@ class Run:
         t = self.trainer
         t.train_step()
         self.changed = True
+        self.version += 1
         if t.diverged:
             self._evaluate()  # the restored weights' validation loss, at the step it broke
             self.pause()
@@ -194,6 +201,35 @@ class Run:
         return {"run": self.label, "scenario": self.scenario.name, "source": self.source,
                 "model": asdict(self.trainer.model_config), "train": asdict(self.trainer.train_config),
                 "task": self.trainer.data.kind}
+
+    def inspector(self) -> SequenceModel:
+        """The model's current weights in a CPU copy in eval mode: tracing or sampling
+        must neither switch the training model's mode nor wait on another device."""
+        t = self.trainer
+        if self._inspector is None or self._inspector.config != t.model_config:
+            d = t.data
+            self._inspector = SequenceModel(t.model_config, d.kind, d.input_size, d.output_size, d.tokens_in).eval()
+        self._inspector.load_state_dict({k: v.detach().cpu() for k, v in t.model.state_dict().items()})
+        return self._inspector
+
+    def trace(self, sample: int, serial: tuple[int, int]) -> TraceReady:
+        """Validation sample `sample` (wrapped to the split's length) traced with these weights."""
+        val = self.trainer.data.val
+        i = sample % len(val)
+        dec = None if val.dec_in is None else val.dec_in[i]
+        trace = trace_sequence(self.inspector(), val.x[i], val.y[i], dec)
+        return TraceReady(self.label, self.trainer.step, i, serial, trace)
+
+    def generate(self, temperature: float | None = None) -> Generated:
+        """Text from the model (next-token scenarios), seeded by the step: the same weights
+        give the same text."""
+        data, settings = self.trainer.data, self.scenario.sample
+        if data.kind != "next_token":
+            raise UserError(f"generation needs a text scenario; {self.scenario.name} is {data.kind}")
+        temp = settings.get("temperature", 0.8) if temperature is None else float(temperature)
+        text = sample_text(self.inspector(), data.vocab, settings.get("prompt", "\n"), settings.get("length", 200),
+                           temp, data.joiner, seed=self.trainer.step)
+        return Generated(self.label, self.trainer.step, temp, text)
 
     def snapshot(self) -> Snapshot:
         t = self.trainer

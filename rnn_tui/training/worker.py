@@ -4,12 +4,17 @@ The process trains in chunks of about 50 ms and reads commands between chunks, s
 a command takes effect within a chunk. It runs torch on one thread: the UI's
 process keeps the other core (two torch threads froze a UI loop for 0.4 s).
 
-Three channels, one job each:
+Four channels, one job each:
     commands   app -> trainer, a pipe; its end-of-file means the app is gone
-    events     trainer -> app, a pipe: errors and notices, every one delivered
+    events     trainer -> app, a pipe: errors, notices and generated text, every one delivered
     snapshots  trainer -> app, latest wins (channel.py): ~2.5 a second while training,
                and right after a command; a slow reader gets the newest, and memory
                never grows
+    traces     trainer -> app, latest wins: the sample the app shows, traced with the
+               newest weights at most once a second while training, and right after a
+               command. Tracing here rather than in a thread of the app keeps torch's
+               Python-side work from contending with the app's event loop for the
+               interpreter (keys waited up to 50 ms behind a trace there).
 
 Textual replaces sys.stderr with an object whose fileno() is -1, and
 multiprocessing hands sys.stderr's descriptor to the processes it starts ("bad
@@ -28,10 +33,11 @@ import time
 from rnn_tui.errors import UserError
 from rnn_tui.training.channel import LatestSender, latest_wins_pipe, take_latest
 from rnn_tui.training.host import MAIN, Host, checkpoint_arch
-from rnn_tui.training.protocol import COMMANDS, Command, Notice, Snapshot, TrainerError
+from rnn_tui.training.protocol import COMMANDS, Command, Message, TrainerError
 
 CHUNK_S = 0.05  # training between looks at the command pipe
 PUBLISH_S = 0.4  # at most 2.5 snapshots a second: each redraws the whole screen
+TRACE_S = 1.0  # at most one trace a second while training: each redraws every panel
 IDLE_WAIT_S = 0.25  # paused: how long to sleep on the command pipe
 # Compare mode: on two otherwise idle cores, one process per run trained rnn+lstm+gru
 # 1.5x sooner than one process taking turns (5.3 s vs 7.8 s), and the UI's 16 ms timer
@@ -47,7 +53,8 @@ RESTARTING = ("start", "resume", "reset", "switch")
 # ------------------------------------------------------------------ the child
 
 
-def serve(specs: dict, runs_dir, save_on_quit: bool, compare: bool, commands, events, snapshot_conn) -> None:
+def serve(specs: dict, runs_dir, save_on_quit: bool, compare: bool, commands, events, snapshot_conn,
+          trace_conn) -> None:
     """The training process's main loop. Returns when told to stop or when the app is gone."""
     _quiet()
     import torch
@@ -56,7 +63,8 @@ def serve(specs: dict, runs_dir, save_on_quit: bool, compare: bool, commands, ev
     with contextlib.suppress(OSError):
         os.nice(NICENESS)
     parent = os.getppid()
-    snapshots = LatestSender(snapshot_conn)
+    snapshots = LatestSender(snapshot_conn, "snapshot-writer")
+    traces = LatestSender(trace_conn, "trace-writer")
     app_gone = terminated = False
 
     def on_terminate(signum, frame) -> None:
@@ -77,17 +85,21 @@ def serve(specs: dict, runs_dir, save_on_quit: bool, compare: bool, commands, ev
             app_gone = True
 
     host = Host(specs, runs_dir, save_on_quit, compare, emit)
-    last_publish, urgent = 0.0, True
+    last_publish, last_trace, urgent, urgent_trace = 0.0, 0.0, True, True
     try:
         while not host.finished:
             now = time.perf_counter()
             if host.changed() and (urgent or now - last_publish >= PUBLISH_S):
                 snapshots.publish(host.snapshots())
                 last_publish, urgent = now, False
+            if host.traces_due() and (urgent_trace or now - last_trace >= TRACE_S):
+                traces.publish(host.traces())
+                last_trace, urgent_trace = now, False
             wait = 0.0 if host.busy else IDLE_WAIT_S
             while commands.poll(wait):
                 host.handle(commands.recv())
-                urgent, wait = True, 0.0
+                urgent = urgent_trace = True
+                wait = 0.0
                 if host.finished:
                     break
             if terminated or app_gone or snapshots.broken or os.getppid() != parent:
@@ -137,7 +149,7 @@ def _bad_fileno(stream) -> bool:
 
 
 class _Process:
-    """One training process and its three channels."""
+    """One training process and its four channels."""
 
     def __init__(self, labels: list[str], specs: dict, runs_dir, save_on_quit: bool, compare: bool):
         import multiprocessing
@@ -154,14 +166,15 @@ class _Process:
             command_in, command_out = ctx.Pipe(duplex=False)  # (reader, writer)
             event_in, event_out = ctx.Pipe(duplex=False)
             snapshot_in, snapshot_out = latest_wins_pipe(ctx)
+            trace_in, trace_out = latest_wins_pipe(ctx)
             self.process = ctx.Process(
                 target=serve, name=f"rnn-tui trainer ({', '.join(self.labels)})", daemon=True,
-                args=(self.specs, *self.options, command_in, event_out, snapshot_out),
+                args=(self.specs, *self.options, command_in, event_out, snapshot_out, trace_out),
             )
             self.process.start()
-        for conn in (command_in, event_out, snapshot_out):
+        for conn in (command_in, event_out, snapshot_out, trace_out):
             conn.close()  # the child holds these ends now; our copies would hide its exit
-        self.commands, self.events, self.snapshots = command_out, event_in, snapshot_in
+        self.commands, self.events, self.snapshots, self.traces = command_out, event_in, snapshot_in, trace_in
         self.reported_death = self.stopping = False
 
     @property
@@ -185,7 +198,7 @@ class _Process:
         snapshots = take_latest(self.snapshots)
         for snap in snapshots or []:  # a restart starts from what the app last saw
             self.specs[snap.run] = {"source": snap.source, "model": snap.model, "train": snap.train}
-        return out + (snapshots or [])
+        return out + (snapshots or []) + (take_latest(self.traces) or [])
 
     def ask_to_stop(self) -> None:
         self.stopping = True
@@ -207,7 +220,7 @@ class _Process:
         if self.process.is_alive():
             self.process.kill()
             self.process.join(1.0)
-        for conn in (self.commands, self.events, self.snapshots):
+        for conn in (self.commands, self.events, self.snapshots, self.traces):
             conn.close()
         self.process.close()
         self.process = None
@@ -221,7 +234,7 @@ class TrainerClient:
         client.start()            # the process starts paused at step 0
         client.send("start")
         for message in client.poll():   # from a timer in the app
-            ...                   # Snapshot | TrainerError | Notice
+            ...                   # protocol.Message: Snapshot, TraceReady, Generated, ...
         client.close()            # stops, saves (save_on_quit), leaves no process
 
     `source`, `model`, `train`: a data.source.Source dict and ModelConfig / TrainConfig
@@ -284,8 +297,8 @@ class TrainerClient:
                 self._pending.append(TrainerError(",".join(proc.labels), "the trainer process is not "
                                                   "running; reset or switch to start it again"))
 
-    def poll(self) -> list[Snapshot | TrainerError | Notice]:
-        """What arrived since the last poll: events in order, then the newest snapshot of each run."""
+    def poll(self) -> list[Message]:
+        """What arrived since the last poll: events in order, then the newest snapshot and trace of each run."""
         out, self._pending = self._pending, []
         for proc in self._processes:
             if proc.process is None:
@@ -298,7 +311,7 @@ class TrainerClient:
                                         f"(exit code {code}); reset or switch to start it again"))
         return out
 
-    def close(self, timeout: float = 3) -> list[Snapshot | TrainerError | Notice]:
+    def close(self, timeout: float = 3) -> list[Message]:
         """Stop every process (saving first when save_on_quit) and wait at most `timeout`
         seconds before ending them by force. Returns the last messages, e.g. "saved ..."."""
         out, self._pending = self._pending, []

@@ -1,9 +1,9 @@
 """The rnn-tui app: step through a sequence inside a network that is learning.
 
-Data flows one way. The trainer (another process) publishes weight snapshots;
-each new snapshot is traced off the event loop (latest wins) into a `Trace`;
-every panel draws from the current Trace and the current step. Stepping only
-redraws: it never waits for training or for torch.
+Data flows one way. The trainer (another process) publishes snapshots of its
+training and, at most once a second, a `Trace` of the sample on screen with its
+newest weights (latest wins); every panel draws from the current Trace and the
+current step. Stepping only redraws: it never waits for training or for torch.
 
 The first frame needs nothing but Textual: torch, the data and the trainer
 load in a worker thread behind a "loading" line.
@@ -22,6 +22,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.reactive import var
 from textual.widgets import Footer, Static
 
+from rnn_tui.errors import UserError
 from rnn_tui.ui.commands import RnnCommands
 from rnn_tui.ui.help import HelpScreen
 from rnn_tui.ui.pickers import ScenarioPicker
@@ -40,9 +41,7 @@ SPEEDS = (1, 2, 4, 8, 16, 32)  # steps per second while playing
 # weights once the keys have been quiet this long. Numbers do not shift under a
 # reader's eyes, and keys do not queue behind whole-screen redraws.
 STEPPING_QUIET_S = 0.3
-# Each background trace redraws the whole screen; once a second is enough to watch
-# it learn, and leaves the event loop free for keys the rest of the time.
-BACKGROUND_TRACE_S = 1.0
+POLL_S = 0.1  # how often the trainer's pipes are read: a new sample's trace shows this soon
 
 
 class GatesScroll(VerticalScroll, can_focus=False):
@@ -93,10 +92,7 @@ class RnnTuiApp(App):
         self.playing = False
         self.speed_index = 2
         self._play_timer = None
-        self._trace_generation = 0
-        self._trace_stale = False  # newer weights arrived than the trace on screen
-        self._pending_trace = None  # a background trace held back while stepping
-        self._last_background_trace = 0.0  # time.monotonic() when the last one started
+        self._pending_trace = None  # a new trace held back while the user steps
         self._last_step_key = 0.0  # time.monotonic() of the last stepping key
         self.exit_message: str | None = None
         self.generating = False  # g was pressed: new text after each evaluation
@@ -140,7 +136,7 @@ class RnnTuiApp(App):
         # light/dark themes (ctrl+p → theme) switch the heatmap's neutral colour too
         self.theme_changed_signal.subscribe(self, lambda _theme: self._redraw(full=True))
         self.load_session()
-        self.set_interval(0.2, self.poll_trainer)
+        self.set_interval(POLL_S, self.poll_trainer)
 
     def on_resize(self, event) -> None:
         self._fit(event.size.width, event.size.height)
@@ -192,52 +188,29 @@ class RnnTuiApp(App):
     def poll_trainer(self) -> None:
         if not self.session.ready:
             return
-        changed, messages = self.session.poll()
-        for text, severity in messages:
+        polled = self.session.poll()
+        for text, severity in polled.messages:
             self.notify(text, severity=severity, timeout=6)
-        if changed:
+        if polled.changed:
             self.w["training"].update_runs(
                 self.session.snaps, self.session.baseline, self.session.goal_text, self.session.focus_run
             )
             self._update_status()
-            self._trace_stale = True
             if self.generating and self.session.last_evaluation_step() != self._generated_at:
                 self.action_generate()  # the text follows the model as it learns
-        if self._stepping():
-            return
-        if self._pending_trace is not None:
-            self._show_trace(self._pending_trace)
-            self._pending_trace = None
-        if self._trace_stale and time.monotonic() - self._last_background_trace >= BACKGROUND_TRACE_S:
-            self._trace_stale = False
-            self._last_background_trace = time.monotonic()
-            self.recompute_trace(background=True)
+        if polled.text is not None:
+            self.w["generation"].update(polled.text)
+        if polled.trace is not None:
+            self._pending_trace = polled.trace  # the newest wins
+        # While the user steps, the picture holds still: numbers do not shift under a
+        # reader's eyes, and keys never queue behind a redraw of every panel.
+        if self._pending_trace is not None and (self.trace is None or not self._stepping()):
+            trace, self._pending_trace = self._pending_trace, None
+            self._show_trace(trace)
 
     def _stepping(self) -> bool:
-        """A stepping key was pressed moments ago: background redraws wait."""
+        """A stepping key was pressed moments ago: new traces wait."""
         return time.monotonic() - self._last_step_key < STEPPING_QUIET_S
-
-    # ------------------------------------------------------------ tracing
-    @work(thread=True, exclusive=True, group="trace")
-    def recompute_trace(self, background: bool = False) -> None:
-        """Trace the current sample with the newest weights. A `background` refresh
-        that finishes while the user is stepping waits for the next quiet moment."""
-        self._trace_generation += 1
-        generation = self._trace_generation
-        try:
-            trace = self.session.trace()
-        except Exception as err:
-            self.call_from_thread(self.notify, f"trace failed: {err}", severity="error")
-            return
-        if trace is not None and generation == self._trace_generation:
-            self.call_from_thread(self._trace_arrived, trace, background)
-
-    def _trace_arrived(self, trace, background: bool) -> None:
-        if background and self.trace is not None and self._stepping():
-            self._pending_trace = trace  # the newest wins
-        else:
-            self._pending_trace = None
-            self._show_trace(trace)
 
     def _show_trace(self, trace) -> None:
         self.trace = trace
@@ -318,7 +291,6 @@ class RnnTuiApp(App):
             self.session.move_sample(delta)
             self.step, self._pending_trace = 0, None
             self._update_status()
-            self.recompute_trace()
 
     def action_unit(self, delta: int) -> None:
         if self.trace is not None:
@@ -392,20 +364,16 @@ class RnnTuiApp(App):
             self.notify("compare mode: rnn, lstm and gru on the same data" if on_now else "compare mode off")
 
     def action_generate(self) -> None:
-        if self.session.ready:
-            self.generating = True
-            self._generated_at = self.session.last_evaluation_step()
-            self.generate_text()
-
-    @work(thread=True, exclusive=True, group="generate")
-    def generate_text(self) -> None:
-        try:
-            text = self.session.generate()
-        except Exception as err:
-            self.generating = False
-            self.call_from_thread(self.notify, str(err), severity="warning")
+        if not self.session.ready:
             return
-        self.call_from_thread(self.w["generation"].update, text)
+        try:
+            self.session.generate()
+        except UserError as err:
+            self.generating = False
+            self.notify(str(err), severity="warning")
+            return
+        self.generating = True
+        self._generated_at = self.session.last_evaluation_step()
 
     def set_temperature(self, temperature: float) -> None:
         self.session.temperature = temperature

@@ -1,13 +1,14 @@
-"""What the app is looking at: the scenario, its data, the trainer and the latest weights.
+"""What the app is looking at: the scenario, its data, the trainer and what it sends.
 
 No Textual here: the app calls these methods and draws what they return.
-`load()`, `trace()`, `switch_source()` and `generate()` are slow (torch) and run in
-worker threads; the rest is quick and runs on the event loop.
+`load()` and `switch_source()` are slow (torch, data) and run in worker threads;
+the rest is quick and runs on the event loop. Traces and generated text are
+computed in the trainer's process and arrive through `poll()`: the app's own
+process does no torch work while it runs.
 """
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 
 from rnn_tui.errors import UserError
@@ -24,6 +25,16 @@ class AppOptions:
     save_on_quit: bool = True
     client_factory: object = None  # TrainerClient, or a fake in tests
     extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class Polled:
+    """What one look at the trainer found."""
+
+    changed: bool = False  # a new snapshot: the training panel and status line
+    trace: object = None  # a new Trace of the current sample, or None
+    text: str | None = None  # newly generated text
+    messages: list[tuple[str, str]] = field(default_factory=list)  # (message, severity)
 
 
 def input_label(row) -> str:
@@ -45,10 +56,8 @@ class Session:
         self.sample_index = 0
         self.compare = False
         self.temperature: float | None = None  # None: the scenario's
-        self._lock = threading.Lock()  # model + weights: touched by trace and generate threads
-        self._model = None
-        self._model_key = None
-        self._weights_seen = None
+        self._traces: dict = {}  # run label -> the latest TraceReady
+        self._shown = None  # the serial of the trace last handed to the app
 
     # ------------------------------------------------------------ loading (thread)
     def load(self) -> None:
@@ -70,11 +79,9 @@ class Session:
         from rnn_tui.core import tasks
 
         data = scenario.build_data(train.seed)
-        with self._lock:
-            self.scenario, self.source, self.data = scenario, source, data
-            self.model, self.train = asdict(model), asdict(train)
-            self.baseline = tasks.baseline(data)
-            self._model, self._model_key, self._weights_seen = None, None, None
+        self.scenario, self.source, self.data = scenario, source, data
+        self.model, self.train = asdict(model), asdict(train)
+        self.baseline = tasks.baseline(data)
         self.sample_index = 0
         solved = scenario.solved
         self.goal_text = f"{solved.metric} {solved.direction} {solved.goal:g}"
@@ -91,25 +98,35 @@ class Session:
             self.client.send("load", path=str(self.options.args.checkpoint))
         self.client.send("start")
         self.snaps, self.focus_run = {}, ("lstm" if self.compare else "main")
+        self._traces = {}
+        self.watch()
 
     # ------------------------------------------------------------ trainer
-    def poll(self) -> tuple[bool, list[tuple[str, str]]]:
-        """(a new snapshot arrived, [(message, severity)])."""
-        from rnn_tui.training.protocol import Notice, Snapshot, TrainerError
+    def poll(self) -> Polled:
+        """What the trainer said since the last poll."""
+        from rnn_tui.training.protocol import Generated, Notice, Snapshot, TraceReady, TrainerError
 
-        changed, messages = False, []
+        out = Polled()
         for msg in self.client.poll():
             if isinstance(msg, Snapshot):
                 self.snaps[msg.run] = msg
-                changed = True
+                out.changed = True
+            elif isinstance(msg, TraceReady):
+                self._traces[msg.run] = msg
+            elif isinstance(msg, Generated) and msg.run == self.focus_run:
+                out.text = (f"temperature {msg.temperature:g} · step {msg.step:,} · again at each evaluation\n"
+                            f"{msg.text}")
             elif isinstance(msg, TrainerError):
-                messages.append((f"trainer ({msg.run}): {msg.reason}", "error"))
+                out.messages.append((f"trainer ({msg.run}): {msg.reason}", "error"))
             elif isinstance(msg, Notice):
-                messages.append((msg.text, "information"))
-        if changed and self.focus_run not in self.snaps:
+                out.messages.append((msg.text, "information"))
+        if out.changed and self.focus_run not in self.snaps:
             self.focus_run = next(iter(self.snaps))
-        return changed, messages
-
+        ready = self._traces.get(self.focus_run)
+        if ready is not None and ready.sample == self.sample_index and ready.serial != self._shown:
+            self._shown = ready.serial
+            out.trace = ready.trace
+        return out
     def command(self, name: str, **args) -> None:
         self.client.send(name, **args)
 
@@ -120,7 +137,7 @@ class Session:
     def switch(self, **model_changes) -> None:
         self.model = {**self.model, **model_changes}
         self.command("switch", **model_changes)
-        self.snaps = {}
+        self.snaps, self._traces = {}, {}
 
     def switch_source(self, source: dict) -> None:
         from rnn_tui.data.source import Source
@@ -128,7 +145,8 @@ class Session:
         scenario = Source.from_dict(source).load()
         self._adopt(scenario, Source.from_dict(source).to_dict(), scenario.model, scenario.train)
         self.command("switch", source=self.source)
-        self.snaps = {}
+        self.snaps, self._traces = {}, {}
+        self.watch()
 
     def toggle_compare(self) -> bool:
         self.client.close()
@@ -177,58 +195,24 @@ class Session:
 
     def move_sample(self, delta: int) -> None:
         self.sample_index = (self.sample_index + delta) % len(self.data.val)
+        self.watch()
 
     def scenario_choices(self) -> list:
         from rnn_tui.data.scenario import list_scenarios
 
         return list_scenarios()
 
-    # ------------------------------------------------------------ torch (threads)
-    def _current_model(self):
-        """The SequenceModel holding the focused run's latest weights, or None yet."""
-        from rnn_tui.core.config import ModelConfig, from_dict
-        from rnn_tui.core.model import SequenceModel
+    # ------------------------------------------------------------ traces and text
+    def watch(self) -> None:
+        """Ask the trainer to trace the current sample (again after each new weights)."""
+        self.command("watch", sample=self.sample_index)
 
-        snap = self.snaps.get(self.focus_run)
-        if snap is None:
-            return None
-        key = tuple(sorted(snap.model.items()))
-        if key != self._model_key:
-            config = from_dict(ModelConfig, snap.model, "snapshot")
-            d = self.data
-            self._model = SequenceModel(config, d.kind, d.input_size, d.output_size, d.tokens_in).eval()
-            self._model_key, self._weights_seen = key, None
-        if self._weights_seen is not snap.weights:
-            self._model.load_state_dict(snap.weights)
-            self._weights_seen = snap.weights
-        return self._model
-
-    def trace(self):
-        from rnn_tui.core.trace import trace_sequence
-
-        with self._lock:
-            model = self._current_model()
-            if model is None:
-                return None
-            split, i = self.data.val, self.sample_index
-            dec = None if split.dec_in is None else split.dec_in[i]
-            return trace_sequence(model, split.x[i], split.y[i], dec)
-
-    def generate(self) -> str:
-        from rnn_tui.core.generate import sample_text
-
+    def generate(self) -> None:
+        """Ask the focused run for text; it arrives through `poll`."""
         if self.data.kind != "next_token":
             raise UserError(f"generation needs a text scenario; {self.scenario.name} is {self.data.kind}")
-        settings = self.scenario.sample
-        with self._lock:
-            model = self._current_model()
-            if model is None:
-                raise UserError("no weights yet: wait for the first snapshot")
-            temp = self.temperature if self.temperature is not None else settings.get("temperature", 0.8)
-            text = sample_text(model, self.data.vocab, settings.get("prompt", "\n"),
-                               settings.get("length", 200), temp, self.data.joiner,
-                               seed=self.snaps[self.focus_run].step)
-        return f"temperature {temp:g} · step {self.snaps[self.focus_run].step:,} · again at each evaluation\n{text}"
+        args = {} if self.temperature is None else {"temperature": self.temperature}
+        self.command("generate", run=self.focus_run, **args)
 
     def last_evaluation_step(self) -> int:
         """The step of the focused run's last validation pass: new text is due after each.
