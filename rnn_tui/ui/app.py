@@ -38,9 +38,10 @@ MIN_WIDTH, MIN_HEIGHT = 80, 24
 ARCH_CYCLE = ("lstm", "gru", "rnn", "esn")
 SPEEDS = (1, 2, 4, 8, 16, 32)  # steps per second while playing
 # While the user steps by hand the trace holds still; it catches up with the newest
-# weights once the keys have been quiet this long. Numbers do not shift under a
-# reader's eyes, and keys do not queue behind whole-screen redraws.
-STEPPING_QUIET_S = 0.3
+# weights once the keys have been quiet this long. Numbers do not shift under the
+# eyes of someone reading a step a second, and keys do not land behind a redraw of
+# every panel (at 0.3 s, one key in twenty at two keys a second did: 35-50 ms).
+STEPPING_QUIET_S = 1.0
 POLL_S = 0.1  # how often the trainer's pipes are read: a new sample's trace shows this soon
 
 
