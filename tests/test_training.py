@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -19,6 +20,7 @@ from rnn_tui.cli import main as cli_main
 from rnn_tui.core import checkpoint
 from rnn_tui.core.config import ModelConfig, TrainConfig
 from rnn_tui.core.model import SequenceModel
+from rnn_tui.core.trace import trace_sequence
 from rnn_tui.data.source import Source
 from rnn_tui.errors import UserError
 from rnn_tui.training import loop
@@ -26,7 +28,7 @@ from rnn_tui.training.channel import LatestSender, take_latest
 from rnn_tui.training.fake import FakeTrainerClient
 from rnn_tui.training.host import Host
 from rnn_tui.training.loop import Trainer
-from rnn_tui.training.protocol import Command, Notice, TrainerError
+from rnn_tui.training.protocol import Command, Generated, Notice, TrainerError
 from rnn_tui.training.session import max_pool, thin
 
 SINE = {"scenario": "sine", "data": {"seq_len": 20, "train_size": 128, "val_size": 32}}
@@ -156,6 +158,47 @@ def test_commands_pause_resume_step_reset_set_switch(tmp_path):
     assert run.trainer.data.kind == "classify" and run.snapshot().source["scenario"] == "sentiment"
     assert run.trainer.model_config == Source(scenario="sentiment").load().model  # the scenario's own
     assert not errors(out)[1:]
+
+
+def test_watch_traces_the_sample_with_the_training_weights_exactly_and_only_when_due():
+    host, out = make_host()
+    assert not host.traces_due() and host.traces() == []  # nothing watched yet
+    host.handle(Command("watch", {"sample": 3}))
+    assert host.traces_due()
+    (ready,) = host.traces()
+    run, data = host.runs["main"], host.runs["main"].trainer.data
+    assert (ready.run, ready.step, ready.sample) == ("main", 0, 3)
+    # What the trainer traced is what the UI used to trace from the snapshot's weights.
+    snap = run.snapshot()
+    model = SequenceModel(ModelConfig(**snap.model), data.kind, data.input_size, data.output_size, data.tokens_in)
+    model.load_state_dict(snap.weights)
+    expected = trace_sequence(model.eval(), data.val.x[3], data.val.y[3])
+    assert np.array_equal(ready.trace.h, expected.h) and np.array_equal(ready.trace.grad_h, expected.grad_h)
+    assert not host.traces_due() and host.traces()[0].serial == ready.serial  # unchanged: not traced again
+    host.handle(Command("step"))
+    assert host.traces_due()
+    stepped = host.traces()[0]
+    assert stepped.step == 1 and stepped.serial != ready.serial and not np.array_equal(stepped.trace.h, ready.trace.h)
+    host.handle(Command("reset"))  # back to step 0, and to the seed's weights: a new trace all the same
+    assert host.traces_due() and np.array_equal(host.traces()[0].trace.h, ready.trace.h)
+    host.handle(Command("watch", {"sample": len(data.val) + 1}))  # wraps to the split
+    assert host.traces()[0].sample == 1
+    host.handle(Command("watch", {"sample": -1}))
+    assert "sample must be a whole number" in errors(out)[-1]
+    assert run.trainer.model.training  # tracing used a copy: the training model's mode is its own
+
+
+def test_generate_is_text_from_the_weights_and_refused_for_other_tasks():
+    text = {"scenario": "text", "data": {"seq_len": 16}}
+    host, out = make_host(source=text)
+    host.handle(Command("generate", {"temperature": 0.5}))
+    (made,) = [m for m in out if isinstance(m, Generated)]
+    assert made.temperature == 0.5 and len(made.text) == host.runs["main"].scenario.sample.get("length", 200)
+    host.handle(Command("generate", {"temperature": 0.5}))
+    assert [m for m in out if isinstance(m, Generated)][-1].text == made.text  # same weights, same step: same text
+    host, out = make_host()
+    host.handle(Command("generate"))
+    assert "generation needs a text scenario; sine is forecast" in errors(out)[-1]
 
 
 def test_budget_pauses_and_resume_trains_another_budget():

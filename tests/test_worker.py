@@ -19,7 +19,7 @@ from rnn_tui.core.config import ModelConfig
 from rnn_tui.core.model import SequenceModel
 from rnn_tui.core.trace import trace_sequence
 from rnn_tui.data.source import Source
-from rnn_tui.training.protocol import Notice, Snapshot, TrainerError
+from rnn_tui.training.protocol import Notice, Snapshot, TraceReady, TrainerError
 from rnn_tui.training.worker import TrainerClient
 
 SINE = {"scenario": "sine", "data": {"seq_len": 20, "train_size": 128, "val_size": 32}}
@@ -100,6 +100,12 @@ def test_commands_end_to_end_and_the_weights_are_what_the_trace_reads(tmp_path):
         a, b = trace_sequence(from_snapshot, x, y), trace_sequence(from_file.eval(), x, y)
         assert (a.h == b.h).all() and (a.grad_h == b.grad_h).all()
         assert (Path(path).parent / "metrics.jsonl").read_text().count("\n") >= 2
+
+        # Traces of the watched sample come from the trainer's process, with its weights.
+        client.send("watch", sample=2)
+        ready = wait_for(client, lambda m: isinstance(m, TraceReady) and m.step == stepped.step, seen=seen)
+        expected = trace_sequence(from_snapshot, data.val.x[2], data.val.y[2])
+        assert ready.sample == 2 and (ready.trace.h == expected.h).all() and (ready.trace.grad_h == expected.grad_h).all()
 
         client.send("reset")
         wait_for(client, snapshot(lambda s: s.step == 0), seen=seen)
