@@ -111,9 +111,11 @@ async def test_samples_change_the_trace():
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         first = app.trace.inputs.copy()
-        await pilot.press("n")
-        await settle(app, pilot, until=lambda a: a.trace is not None and not np.array_equal(a.trace.inputs, first))
-        assert app.session.sample_index == 1
+        await pilot.press("right", "n")  # right after a step: the hold is for new weights, not a new sample
+        await settle(app, pilot, until=lambda a: a.trace is not None and not np.array_equal(a.trace.inputs, first),
+                     seconds=0.8)
+        assert app.session.sample_index == 1 and app.step == 0
+        assert np.array_equal(app.trace.inputs, app.session.data.val.x[1].numpy())
         await pilot.press("p", "p")
         assert app.session.sample_index == len(app.session.data.val) - 1
 

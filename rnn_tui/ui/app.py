@@ -94,6 +94,7 @@ class RnnTuiApp(App):
         self.speed_index = 2
         self._play_timer = None
         self._pending_trace = None  # a new trace held back while the user steps
+        self._new_sample = False  # n/p chose another sample: its trace shows the moment it comes
         self._last_step_key = 0.0  # time.monotonic() of the last stepping key
         self.exit_message: str | None = None
         self.generating = False  # g was pressed: new text after each evaluation
@@ -204,9 +205,10 @@ class RnnTuiApp(App):
         if polled.trace is not None:
             self._pending_trace = polled.trace  # the newest wins
         # While the user steps, the picture holds still: numbers do not shift under a
-        # reader's eyes, and keys never queue behind a redraw of every panel.
-        if self._pending_trace is not None and (self.trace is None or not self._stepping()):
-            trace, self._pending_trace = self._pending_trace, None
+        # reader's eyes, and keys never queue behind a redraw of every panel. A trace of
+        # another sample than the one on screen is what the user asked for: at once.
+        if self._pending_trace is not None and (self.trace is None or self._new_sample or not self._stepping()):
+            trace, self._pending_trace, self._new_sample = self._pending_trace, None, False
             self._show_trace(trace)
 
     def _stepping(self) -> bool:
@@ -290,7 +292,7 @@ class RnnTuiApp(App):
     def action_sample(self, delta: int) -> None:
         if self.session.ready:
             self.session.move_sample(delta)
-            self.step, self._pending_trace = 0, None
+            self.step, self._pending_trace, self._new_sample = 0, None, True
             self._update_status()
 
     def action_unit(self, delta: int) -> None:
