@@ -16,9 +16,10 @@ combines the new input x_t with its memory of everything before, the hidden
 state h_{t-1}, into a new state h_t, and reads its answer y_t off h_t. The
 **same weights** are used at every step: the network is one cell, unrolled
 through time. Meanwhile a background process trains it, so everything you see
-changes as it learns: about once a second the current sample is traced again
-with the newest weights. While you step with the keys the picture holds still,
-so the numbers do not shift under your eyes; it catches up as soon as you pause.
+changes as it learns: about once a second the trainer traces the current sample
+again with its newest weights. While you step with the keys the picture holds
+still, so the numbers do not shift under your eyes; it catches up once you have
+paused for a second.
 
 ## The panels
 
