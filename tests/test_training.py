@@ -188,6 +188,17 @@ def test_watch_traces_the_sample_with_the_training_weights_exactly_and_only_when
     assert run.trainer.model.training  # tracing used a copy: the training model's mode is its own
 
 
+def test_a_failing_trace_is_said_once_not_every_second(monkeypatch):
+    host, out = make_host()
+    host.handle(Command("watch", {"sample": 0}))
+    monkeypatch.setattr(type(host.runs["main"]), "trace", lambda run, sample, serial: 1 / 0)
+    for _ in range(3):
+        host.handle(Command("step"))
+        assert host.traces() == []
+    (said,) = errors(out)
+    assert said.startswith("trace failed: ZeroDivisionError") and said.endswith("division by zero")
+
+
 def test_generate_is_text_from_the_weights_and_refused_for_other_tasks():
     text = {"scenario": "text", "data": {"seq_len": 16}}
     host, out = make_host(source=text)

@@ -160,12 +160,16 @@ def test_a_crash_is_a_message_and_the_trainer_comes_back(tmp_path):
         client.send("step")  # still there, with the old model
         wait_for(client, snapshot(lambda s: s.step == 1))
 
+        client.send("watch", sample=1)
+        wait_for(client, lambda m: isinstance(m, TraceReady))
         old_pid = client.pids[0]
         os.kill(old_pid, signal.SIGKILL)
         died = wait_for(client, lambda m: isinstance(m, TrainerError))
         assert "stopped unexpectedly" in died.reason
-        client.send("reset")  # brings it back, from the last snapshot's settings
-        back = wait_for(client, snapshot())
+        client.send("reset")  # brings it back, from the last snapshot's settings, still watching
+        seen: list = []
+        assert wait_for(client, lambda m: isinstance(m, TraceReady), seen=seen).sample == 1
+        back = next((m for m in seen if isinstance(m, Snapshot)), None) or wait_for(client, snapshot())
         assert client.pids[0] != old_pid and back.step == 0 and back.model["hidden"] == 8
     finally:
         client.close()

@@ -54,6 +54,7 @@ class Host:
         self.watching: dict[str, int] = {}  # run label -> the validation sample the app shows
         self._traces: dict[str, TraceReady] = {}  # the latest trace of each watched run
         self._traced: dict[str, tuple] = {}  # what each run's latest trace was made from
+        self._trace_failure: dict[str, str] = {}  # the last trace failure said, per run
         self._serial = (random.getrandbits(63), 0)  # new for every trace, and for every host
         self._cache: dict = {}
         self._cache_source = None
@@ -279,6 +280,10 @@ class Host:
             self._serial = (self._serial[0], self._serial[1] + 1)
             try:
                 self._traces[label] = self.runs[label].trace(self.watching[label], self._serial)
-            except Exception as err:  # said once per weights; the app keeps its last trace
-                self.emit(TrainerError(label, f"trace failed: {describe_exception(err)}"))
+                self._trace_failure.pop(label, None)
+            except Exception as err:  # the app keeps its last trace; a failure is said once, not every second
+                reason = f"trace failed: {describe_exception(err)}"
+                if self._trace_failure.get(label) != reason:
+                    self._trace_failure[label] = reason
+                    self.emit(TrainerError(label, reason))
         return [self._traces[label] for label in self.watching if label in self._traces]

@@ -159,6 +159,7 @@ class _Process:
         self.context = multiprocessing.get_context("spawn")
         self.process = None
         self.reported_death = self.stopping = False
+        self.watch: Command | None = None  # the last watch sent: a restarted process gets it again
 
     def start(self) -> None:
         ctx = self.context
@@ -266,6 +267,8 @@ class TrainerClient:
     def _restart(self, proc: _Process) -> None:
         self._pending += proc.close(deadline=0)  # what the old one said last is still news
         proc.start()
+        if proc.watch is not None:  # the app still shows that sample
+            proc.send(proc.watch)
 
     def send(self, name: str, **args) -> None:
         """A command (see training.protocol); `run=` sends it to one run of a comparison."""
@@ -293,6 +296,8 @@ class TrainerClient:
                 self._restart(proc)
             if name == "stop":
                 proc.stopping = True  # its end is no surprise
+            if name == "watch":
+                proc.watch = Command(name, args)
             if not proc.send(Command(name, args)):
                 self._pending.append(TrainerError(",".join(proc.labels), "the trainer process is not "
                                                   "running; reset or switch to start it again"))

@@ -65,8 +65,8 @@ class Session:
 
         from rnn_tui.cli import resolve
 
-        # The app's own torch work is one short sequence at a time; a second thread
-        # only spins against the trainer process for the other core and stalls the UI.
+        # The app's torch work is checking options and checkpoints at start; whatever
+        # else comes, a second thread would only spin against the trainer for its core.
         torch.set_num_threads(1)
         scenario, source, model, train, payload = resolve(self.options.args)
         self._adopt(scenario, source, model, train)
