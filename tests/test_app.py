@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -89,7 +90,7 @@ async def test_trace_holds_still_while_stepping_then_catches_up():
         assert app.trace is shown  # training went on; the picture did not move under the keys
         app._last_step_key = 0.0  # the keys go quiet
         await settle(app, pilot, until=lambda a: a.trace is not shown)
-        assert app._pending_trace is None  # the newest trace is the one on screen
+        assert app.trace is app.session._traces["main"].trace  # the trainer's newest trace is on screen
 
 
 async def test_play_and_speed():
@@ -111,9 +112,10 @@ async def test_samples_change_the_trace():
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         first = app.trace.inputs.copy()
-        await pilot.press("right", "n")  # right after a step: the hold is for new weights, not a new sample
-        await settle(app, pilot, until=lambda a: a.trace is not None and not np.array_equal(a.trace.inputs, first),
-                     seconds=0.8)
+        await pilot.press("right")
+        app._last_step_key = time.monotonic() + 3600  # as if stepping went on: that holds new weights, not a new sample
+        await pilot.press("n")
+        await settle(app, pilot, until=lambda a: a.trace is not None and not np.array_equal(a.trace.inputs, first))
         assert app.session.sample_index == 1 and app.step == 0
         assert np.array_equal(app.trace.inputs, app.session.data.val.x[1].numpy())
         await pilot.press("p", "p")
@@ -129,10 +131,38 @@ async def test_training_commands():
         await pilot.press("r")
         assert sent(app)[-1] == "reset"
         await pilot.press("a")
-        assert app.session.client.sent[-1].name == "switch"
-        assert app.session.client.sent[-1].args == {"arch": "gru"}
+        switch = [c for c in app.session.client.sent if c.name == "switch"][-1]
+        assert switch.args == {"arch": "gru"}
         await settle(app, pilot, until=lambda a: a.trace is not None and a.trace.arch == "gru")
         assert "GRU" in str(app.query_one("#status").render())
+        await pilot.press("a", "a")  # two switches in a row, training paused: still a picture
+        await settle(app, pilot, until=lambda a: a.trace is not None and a.trace.arch == "esn")
+
+
+async def test_a_trace_from_before_a_switch_is_never_shown():
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot, until=lambda a: a.trace is not None and a.session.snaps)
+        # an LSTM's trace, as if still in the pipe, and new to the app
+        stale = dataclasses.replace(app.session._traces["main"], serial=(0, 10**9))
+        await pilot.press("t", "a")
+        real_poll = app.session.client.poll
+        app.session.client.poll = lambda: [stale] + real_poll()
+        await settle(app, pilot, until=lambda a: a.trace is not None)
+        assert app.trace.arch == "gru"
+        await pilot.pause(0.3)
+        assert app.trace.arch == "gru"
+
+
+async def test_a_refused_switch_brings_the_picture_back():
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot, until=lambda a: a.trace is not None and a.session.snaps)
+        await pilot.press("t")  # paused: no new weights would bring a trace by themselves
+        app.set_model(layers=9)
+        assert app.trace is None
+        await settle(app, pilot, until=lambda a: a.trace is not None)
+        assert app.trace.arch == "lstm" and app.trace.layers == 1
 
 
 async def test_live_controls_from_the_command_palette():
@@ -143,9 +173,10 @@ async def test_live_controls_from_the_command_palette():
         app.set_training(clip=0.0)
         app.set_training(optimizer="sgd")
         app.set_model(hidden=16)
-        names = [(c.name, c.args) for c in app.session.client.sent[-4:]]
+        names = [(c.name, c.args) for c in app.session.client.sent[-5:]]
         assert names == [("set", {"lr": 1e-3}), ("set", {"clip": 0.0}), ("set", {"optimizer": "sgd"}),
-                         ("switch", {"hidden": 16})]
+                         ("switch", {"hidden": 16}),
+                         ("watch", {"run": "main", "sample": 0, "epoch": app.session.epoch})]
         await settle(app, pilot, until=lambda a: a.trace is not None and a.trace.hidden == 16)
         await pilot.press("ctrl+p")
         await pilot.pause()
@@ -181,7 +212,7 @@ async def test_help_and_scenario_picker():
         await settle(app, pilot, until=lambda a: a.session.scenario_name == "text" and a.trace is not None and a.trace.tokens is not None)
         switch, watch = app.session.client.sent[-2:]
         assert switch.name == "switch" and switch.args["source"]["scenario"].endswith("text.toml")
-        assert (watch.name, watch.args) == ("watch", {"sample": 0})  # the new data's first sample
+        assert (watch.name, watch.args) == ("watch", {"run": "main", "sample": 0, "epoch": 2})  # the new data's first sample
 
 
 async def test_generate_follows_learning_and_refuses_elsewhere():

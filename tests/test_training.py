@@ -185,13 +185,22 @@ def test_watch_traces_the_sample_with_the_training_weights_exactly_and_only_when
     assert host.traces()[0].sample == 1
     host.handle(Command("watch", {"sample": -1}))
     assert "sample must be a whole number" in errors(out)[-1]
-    assert run.trainer.model.training  # tracing used a copy: the training model's mode is its own
+    host.handle(Command("step"))
+    model = run.trainer.model
+    weights = {k: v.clone() for k, v in model.state_dict().items()}
+    grads = [p.grad.clone() for p in model.parameters()]
+    host.handle(Command("watch", {"sample": 2, "epoch": 7}))
+    assert host.traces()[0].epoch == 7
+    # Tracing used a copy: the training model's mode, weights and gradients are its own.
+    assert model.training
+    assert all(torch.equal(v, weights[k]) for k, v in model.state_dict().items())
+    assert all(torch.equal(p.grad, g) for p, g in zip(model.parameters(), grads))
 
 
 def test_a_failing_trace_is_said_once_not_every_second(monkeypatch):
     host, out = make_host()
     host.handle(Command("watch", {"sample": 0}))
-    monkeypatch.setattr(type(host.runs["main"]), "trace", lambda run, sample, serial: 1 / 0)
+    monkeypatch.setattr(type(host.runs["main"]), "trace", lambda run, sample, epoch, serial: 1 / 0)
     for _ in range(3):
         host.handle(Command("step"))
         assert host.traces() == []

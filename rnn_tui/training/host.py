@@ -51,7 +51,7 @@ class Host:
         self.compare, self.emit, self.clock = compare, emit, clock
         self.runs: dict[str, Run] = {}
         self.finished = False
-        self.watching: dict[str, int] = {}  # run label -> the validation sample the app shows
+        self.watching: dict[str, tuple[int, int]] = {}  # run label -> (sample the app shows, epoch)
         self._traces: dict[str, TraceReady] = {}  # the latest trace of each watched run
         self._traced: dict[str, tuple] = {}  # what each run's latest trace was made from
         self._trace_failure: dict[str, str] = {}  # the last trace failure said, per run
@@ -203,11 +203,12 @@ class Host:
         self._each(labels, lambda run: run.load(path))
 
     def _cmd_watch(self, labels, args) -> None:
-        sample = args.get("sample", 0)
-        if isinstance(sample, bool) or not isinstance(sample, int) or sample < 0:
-            raise UserError(f"watch: sample must be a whole number >= 0, got {sample!r}")
+        sample, epoch = args.get("sample", 0), args.get("epoch", 0)
+        for name, value in (("sample", sample), ("epoch", epoch)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise UserError(f"watch: {name} must be a whole number >= 0, got {value!r}")
         for label in labels:
-            self.watching[label] = sample
+            self.watching[label] = (sample, epoch)
 
     def _cmd_generate(self, labels, args) -> None:
         self._each(labels, lambda run: self.emit(run.generate(args.get("temperature"))))
@@ -263,7 +264,7 @@ class Host:
     # -------------------------------------------------------------- traces
     def _trace_key(self, label: str) -> tuple:
         run = self.runs[label]
-        return id(run), run.version, self.watching[label]
+        return run.uid, run.version, self.watching[label]
 
     def traces_due(self) -> bool:
         """A watched run's weights or sample changed since its last trace."""
@@ -279,7 +280,7 @@ class Host:
             self._traced[label] = self._trace_key(label)
             self._serial = (self._serial[0], self._serial[1] + 1)
             try:
-                self._traces[label] = self.runs[label].trace(self.watching[label], self._serial)
+                self._traces[label] = self.runs[label].trace(*self.watching[label], self._serial)
                 self._trace_failure.pop(label, None)
             except Exception as err:  # the app keeps its last trace; a failure is said once, not every second
                 reason = f"trace failed: {describe_exception(err)}"

@@ -21,9 +21,10 @@ Commands (`Command(name, args)`; `args` may name `run=` to reach one run of a co
                          mode each run writes <path stem>-<arch>.<ext>)
     load                 path=: a checkpoint of the same arch and size (else refused); in
                          compare mode it goes to the run of the checkpoint's arch
-    watch                sample=: trace this validation sample with the newest weights, now
-                         and after each new snapshot's weights (at most once a second while
-                         training); traces arrive as TraceReady on their own latest-wins pipe
+    watch                sample=, epoch= (optional): trace this validation sample with the
+                         newest weights, now and again when they change (at most once a
+                         second while training); traces arrive as TraceReady on their own
+                         latest-wins pipe, carrying the epoch of the watch they answer
     generate             temperature= (optional; default the scenario's): sample text from a
                          next-token model; it arrives as Generated
     stop                 save if save_on_quit, then the process ends
@@ -101,6 +102,7 @@ class TraceReady:
     run: str
     step: int
     sample: int  # index into the validation split
+    epoch: int  # the watch's epoch: the app drops traces from before its last switch
     serial: tuple[int, int]  # (the tracing host's random token, its count of traces): new trace, new serial
     trace: Trace
 

@@ -7,6 +7,7 @@ single run lives here, so both behave the same.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import asdict
 from typing import Callable
@@ -23,6 +24,7 @@ from rnn_tui.training.loop import Trainer
 from rnn_tui.training.protocol import Generated, Notice, Snapshot, TraceReady, TrainerError
 from rnn_tui.training.runs import RunFolder, checkpoint_meta
 
+RUN_IDS = itertools.count()
 HISTORY_LIMIT = 1000  # evaluation rows per snapshot; metrics.jsonl keeps them all
 GRAD_POINTS = 500  # gradient norms per snapshot
 # A checkpoint's weights fit only a model of the same shape.
@@ -46,6 +48,7 @@ class Run:
         self.status = "paused"  # the app says when to start
         self.changed = True  # something a snapshot shows is new since the last one
         self.seq_per_s = 0.0
+        self.uid = next(RUN_IDS)  # unlike id(self), never reused by a later run
         self.version = 0  # grows with every change of the weights: what a trace is keyed on
         self._inspector = None  # a CPU copy of the model in eval mode, for traces and text
         self._paused_at = clock()
@@ -212,13 +215,13 @@ class Run:
         self._inspector.load_state_dict({k: v.detach().cpu() for k, v in t.model.state_dict().items()})
         return self._inspector
 
-    def trace(self, sample: int, serial: tuple[int, int]) -> TraceReady:
+    def trace(self, sample: int, epoch: int, serial: tuple[int, int]) -> TraceReady:
         """Validation sample `sample` (wrapped to the split's length) traced with these weights."""
         val = self.trainer.data.val
         i = sample % len(val)
         dec = None if val.dec_in is None else val.dec_in[i]
         trace = trace_sequence(self.inspector(), val.x[i], val.y[i], dec)
-        return TraceReady(self.label, self.trainer.step, i, serial, trace)
+        return TraceReady(self.label, self.trainer.step, i, epoch, serial, trace)
 
     def generate(self, temperature: float | None = None) -> Generated:
         """Text from the model (next-token scenarios), seeded by the step: the same weights

@@ -11,8 +11,8 @@ Four channels, one job each:
                and right after a command; a slow reader gets the newest, and memory
                never grows
     traces     trainer -> app, latest wins: the sample the app shows, traced with the
-               newest weights at most once a second while training, and right after a
-               command. Tracing here rather than in a thread of the app keeps torch's
+               newest weights at most once a second while training, and at once after
+               a command that changes the picture (NEW_PICTURE). Tracing here rather than in a thread of the app keeps torch's
                Python-side work from contending with the app's event loop for the
                interpreter (keys waited up to 50 ms behind a trace there).
 
@@ -38,6 +38,8 @@ from rnn_tui.training.protocol import COMMANDS, Command, Message, TrainerError
 CHUNK_S = 0.05  # training between looks at the command pipe
 PUBLISH_S = 0.4  # at most 2.5 snapshots a second: each redraws the whole screen
 TRACE_S = 1.0  # at most one trace a second while training: each redraws every panel
+# Commands after which the app waits for a new picture: traced at once, not on the clock.
+NEW_PICTURE = ("watch", "step", "reset", "switch", "load")
 IDLE_WAIT_S = 0.25  # paused: how long to sleep on the command pipe
 # Compare mode: on two otherwise idle cores, one process per run trained rnn+lstm+gru
 # 1.5x sooner than one process taking turns (5.3 s vs 7.8 s), and the UI's 16 ms timer
@@ -97,14 +99,15 @@ def serve(specs: dict, runs_dir, save_on_quit: bool, compare: bool, commands, ev
                 last_trace, urgent_trace = now, False
             wait = 0.0 if host.busy else IDLE_WAIT_S
             while commands.poll(wait):
-                host.handle(commands.recv())
-                urgent = urgent_trace = True
-                wait = 0.0
+                command = commands.recv()
+                host.handle(command)
+                urgent, wait = True, 0.0
+                urgent_trace = urgent_trace or command.name in NEW_PICTURE
                 if host.finished:
                     break
             if terminated or app_gone or snapshots.broken or os.getppid() != parent:
                 host.stop()
-            if not host.finished:
+            if not host.finished and not (urgent_trace and host.traces_due()):  # the new picture first
                 host.train_for(CHUNK_S)
     except (EOFError, BrokenPipeError, ConnectionResetError):  # the app is gone: save and leave
         host.stop()

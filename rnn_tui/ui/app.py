@@ -42,7 +42,7 @@ SPEEDS = (1, 2, 4, 8, 16, 32)  # steps per second while playing
 # eyes of someone reading a step a second, and keys do not land behind a redraw of
 # every panel (at 0.3 s, one key in twenty at two keys a second did: 35-50 ms).
 STEPPING_QUIET_S = 1.0
-POLL_S = 0.1  # how often the trainer's pipes are read: a new sample's trace shows this soon
+POLL_S = 0.1  # how often the trainer's pipes are read
 
 
 class GatesScroll(VerticalScroll, can_focus=False):
@@ -347,6 +347,7 @@ class RnnTuiApp(App):
 
         def chosen(source: dict | None) -> None:
             if source:
+                self.session.forget_traces()  # here, before a poll could show one from the old data
                 self.trace, self._pending_trace, self.step = None, None, 0
                 self.switch_scenario(source)
 
@@ -358,6 +359,7 @@ class RnnTuiApp(App):
             self.session.switch_source(source)
         except Exception as err:
             self.call_from_thread(self.notify, str(err), severity="error")
+            self.session.watch()  # the scenario stays: its picture comes back
             return
         self.call_from_thread(self._loaded)
 

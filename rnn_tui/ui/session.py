@@ -58,6 +58,9 @@ class Session:
         self.temperature: float | None = None  # None: the scenario's
         self._traces: dict = {}  # run label -> the latest TraceReady
         self._shown = None  # the serial of the trace last handed to the app
+        # Grows at every switch of model, data or trainer: a trace made before it (still
+        # in a pipe, or traced just before the trainer read the switch) is never shown.
+        self.epoch = 0
 
     # ------------------------------------------------------------ loading (thread)
     def load(self) -> None:
@@ -98,7 +101,7 @@ class Session:
             self.client.send("load", path=str(self.options.args.checkpoint))
         self.client.send("start")
         self.snaps, self.focus_run = {}, ("lstm" if self.compare else "main")
-        self._traces = {}
+        self.forget_traces()
         self.watch()
 
     # ------------------------------------------------------------ trainer
@@ -122,8 +125,10 @@ class Session:
                 out.messages.append((msg.text, "information"))
         if out.changed and self.focus_run not in self.snaps:
             self.focus_run = next(iter(self.snaps))
+            self.watch()
         ready = self._traces.get(self.focus_run)
-        if ready is not None and ready.sample == self.sample_index and ready.serial != self._shown:
+        if (ready is not None and ready.epoch == self.epoch and ready.sample == self.sample_index
+                and ready.serial != self._shown):
             self._shown = ready.serial
             out.trace = ready.trace
         return out
@@ -136,8 +141,10 @@ class Session:
 
     def switch(self, **model_changes) -> None:
         self.model = {**self.model, **model_changes}
+        self.forget_traces()
         self.command("switch", **model_changes)
-        self.snaps, self._traces = {}, {}
+        self.snaps = {}
+        self.watch()  # the new model's picture, or the old one's again if the switch is refused
 
     def switch_source(self, source: dict) -> None:
         from rnn_tui.data.source import Source
@@ -145,7 +152,7 @@ class Session:
         scenario = Source.from_dict(source).load()
         self._adopt(scenario, Source.from_dict(source).to_dict(), scenario.model, scenario.train)
         self.command("switch", source=self.source)
-        self.snaps, self._traces = {}, {}
+        self.snaps = {}
         self.watch()
 
     def toggle_compare(self) -> bool:
@@ -204,8 +211,13 @@ class Session:
 
     # ------------------------------------------------------------ traces and text
     def watch(self) -> None:
-        """Ask the trainer to trace the current sample (again after each new weights)."""
-        self.command("watch", sample=self.sample_index)
+        """Ask the focused run to trace the current sample (again after each new weights)."""
+        self.command("watch", run=self.focus_run, sample=self.sample_index, epoch=self.epoch)
+
+    def forget_traces(self) -> None:
+        """What the trainer traced so far no longer fits what the app will show."""
+        self.epoch += 1
+        self._traces = {}
 
     def generate(self) -> None:
         """Ask the focused run for text; it arrives through `poll`."""
