@@ -1,8 +1,8 @@
 """Event-loop lag of a Textual app while a TrainerClient trains at full speed.
 
 A minimal app (not rnn-tui's) runs a 16 ms timer and records how late each tick
-fires; every 100 ms it polls the trainer and unpickles its snapshot, as the real app
-does. First without a trainer, then with one started from inside the running App
+fires; every 100 ms it polls the trainer and unpickles its snapshots and traces of a
+watched sample, as the real app does. First without a trainer, then with one started from inside the running App
 (the sys.stderr trap included), in the same run. Targets: p95 <= 10 ms, max <= 50 ms.
 
     python benchmarks/bench_ui_lag.py [--seconds 8] [--scenario sine] [--arch lstm]
@@ -46,6 +46,7 @@ class LagApp(App):
             self.client = self.make_client()
             self.client.start()  # inside the running App: sys.stderr has no file descriptor here
             self.client.send("start")
+            self.client.send("watch", sample=0)  # the trainer traces, as it does for the app
             self.set_interval(0.1, self.poll_trainer)
             self.set_timer(60, self.exit)  # give up if training never starts
         else:

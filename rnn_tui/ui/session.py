@@ -3,8 +3,8 @@
 No Textual here: the app calls these methods and draws what they return.
 `load()` and `switch_source()` are slow (torch, data) and run in worker threads;
 the rest is quick and runs on the event loop. Traces and generated text are
-computed in the trainer's process and arrive through `poll()`: the app's own
-process does no torch work while it runs.
+computed in the trainer's process and arrive through `poll()`: while the app
+shows them, its own process runs no model.
 """
 
 from __future__ import annotations
