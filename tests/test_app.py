@@ -212,7 +212,8 @@ async def test_help_and_scenario_picker():
         await settle(app, pilot, until=lambda a: a.session.scenario_name == "text" and a.trace is not None and a.trace.tokens is not None)
         switch, watch = app.session.client.sent[-2:]
         assert switch.name == "switch" and switch.args["source"]["scenario"].endswith("text.toml")
-        assert (watch.name, watch.args) == ("watch", {"run": "main", "sample": 0, "epoch": 2})  # the new data's first sample
+        # the new data's first sample
+        assert (watch.name, watch.args) == ("watch", {"run": "main", "sample": 0, "epoch": 2})
 
 
 async def test_generate_follows_learning_and_refuses_elsewhere():
@@ -236,6 +237,11 @@ async def test_generate_follows_learning_and_refuses_elsewhere():
         await pilot.pause(0.5)
         assert "generation is for text scenarios; adding is regress" in str(app.query_one("#generation").render())
         assert not app.generating
+    app = make_app("--scenario", "text", "--hidden", "8")
+    async with app.run_test(size=(80, 24)) as pilot:  # compact: the panel is hidden, and the app says so
+        await settle(app, pilot, until=lambda a: a.trace is not None and a.session.snaps)
+        await pilot.press("g")
+        assert any("needs a terminal of at least 120×36; this one is 80×24" in n.message for n in app._notifications)
 
 
 async def test_export_writes_trace_and_screenshot(tmp_path, monkeypatch):

@@ -105,7 +105,8 @@ def test_commands_end_to_end_and_the_weights_are_what_the_trace_reads(tmp_path):
         client.send("watch", sample=2)
         ready = wait_for(client, lambda m: isinstance(m, TraceReady) and m.step == stepped.step, seen=seen)
         expected = trace_sequence(from_snapshot, data.val.x[2], data.val.y[2])
-        assert ready.sample == 2 and (ready.trace.h == expected.h).all() and (ready.trace.grad_h == expected.grad_h).all()
+        assert ready.sample == 2
+        assert (ready.trace.h == expected.h).all() and (ready.trace.grad_h == expected.grad_h).all()
 
         client.send("reset")
         wait_for(client, snapshot(lambda s: s.step == 0), seen=seen)

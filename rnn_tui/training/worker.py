@@ -12,9 +12,10 @@ Four channels, one job each:
                never grows
     traces     trainer -> app, latest wins: the sample the app shows, traced with the
                newest weights at most once a second while training, and at once after
-               a command that changes the picture (NEW_PICTURE). Tracing here rather than in a thread of the app keeps torch's
-               Python-side work from contending with the app's event loop for the
-               interpreter (keys waited up to 50 ms behind a trace there).
+               a command that changes the picture (NEW_PICTURE). Tracing here rather
+               than in a thread of the app keeps torch's Python-side work from
+               contending with the app's event loop for the interpreter (keys waited
+               up to 50 ms behind a trace there).
 
 Textual replaces sys.stderr with an object whose fileno() is -1, and
 multiprocessing hands sys.stderr's descriptor to the processes it starts ("bad

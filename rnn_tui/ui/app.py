@@ -35,6 +35,7 @@ from rnn_tui.ui.widgets.training import TrainingPanel
 from rnn_tui.ui.widgets.unrolled import Unrolled
 
 MIN_WIDTH, MIN_HEIGHT = 80, 24
+FULL_WIDTH, FULL_HEIGHT = 120, 36  # below this the diagram and the generation panel give way
 ARCH_CYCLE = ("lstm", "gru", "rnn", "esn")
 SPEEDS = (1, 2, 4, 8, 16, 32)  # steps per second while playing
 # While the user steps by hand the trace holds still; it catches up with the newest
@@ -148,7 +149,7 @@ class RnnTuiApp(App):
             return
         small = width < MIN_WIDTH or height < MIN_HEIGHT
         self.screen.set_class(small, "-too-small")
-        self.screen.set_class(not small and (width < 120 or height < 36), "-compact")
+        self.screen.set_class(not small and (width < FULL_WIDTH or height < FULL_HEIGHT), "-compact")
         self.screen.set_class(width >= 160 and height >= 45, "-roomy")
         if small:
             self.w["too-small"].update(
@@ -377,6 +378,9 @@ class RnnTuiApp(App):
             self.generating = False
             self.notify(str(err), severity="warning")
             return
+        if not self.generating and self.screen.has_class("-compact"):  # the key, not a repeat after an evaluation
+            self.notify(f"the Generation panel needs a terminal of at least {FULL_WIDTH}×{FULL_HEIGHT}; this one is "
+                        f"{self.size.width}×{self.size.height}", severity="warning")
         self.generating = True
         self._generated_at = self.session.last_evaluation_step()
 
