@@ -2,8 +2,8 @@
 
 A minimal app (not rnn-tui's) runs a 16 ms timer and records how late each tick
 fires; every 100 ms it polls the trainer and unpickles its snapshots and traces of a
-watched sample, as the real app does. First without a trainer, then with one started from inside the running App
-(the sys.stderr trap included), in the same run. Targets: p95 <= 10 ms, max <= 50 ms.
+watched sample, as the real app does. First without a trainer, then with one started
+from inside the running App (the sys.stderr trap included), in the same run. Targets: p95 <= 10 ms, max <= 50 ms.
 
     python benchmarks/bench_ui_lag.py [--seconds 8] [--scenario sine] [--arch lstm]
         [--hidden 64] [--compare rnn,lstm,gru] [--layout shared|each]

@@ -266,17 +266,17 @@ class Host:
         run = self.runs[label]
         return run.uid, run.version, self.watching[label]
 
+    def _due(self, label: str) -> bool:
+        """The run's weights, or the sample or epoch it is watched with, changed since its last trace."""
+        return label in self.runs and self._traced.get(label) != self._trace_key(label)
+
     def traces_due(self) -> bool:
-        """A watched run's weights or sample changed since its last trace."""
-        return any(label in self.runs and self._traced.get(label) != self._trace_key(label)
-                   for label in self.watching)
+        return any(self._due(label) for label in self.watching)
 
     def traces(self) -> list[TraceReady]:
         """The latest trace of every watched run, tracing those that are due. All of them,
         not just the new: on a latest-wins pipe this message replaces the one before."""
-        for label in self.watching:
-            if label not in self.runs or self._traced.get(label) == self._trace_key(label):
-                continue
+        for label in filter(self._due, self.watching):
             self._traced[label] = self._trace_key(label)
             self._serial = (self._serial[0], self._serial[1] + 1)
             try:

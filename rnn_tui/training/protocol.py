@@ -103,7 +103,7 @@ class TraceReady:
     step: int
     sample: int  # index into the validation split
     epoch: int  # the watch's epoch: the app drops traces from before its last switch
-    serial: tuple[int, int]  # (the tracing host's random token, its count of traces): new trace, new serial
+    serial: tuple[int, int]  # (the tracing host's random token, its trace count): unique per trace
     trace: Trace
 
 
