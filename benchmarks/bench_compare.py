@@ -14,18 +14,20 @@ import os
 import statistics
 import time
 
-from rnn_tui.training import worker
+from rnn_tui.training import client as trainer_client
+from rnn_tui.training import protocol as p
 from rnn_tui.training.protocol import Snapshot, TrainerError
-from rnn_tui.training.worker import TrainerClient
+from rnn_tui.training.client import TrainerClient
 
 ARCHS = ["rnn", "lstm", "gru"]
 
 
 def one_round(layout: str, steps: int, hidden: int, scenario: str) -> tuple[float, dict]:
     """Seconds from "start" until every run has trained `steps`, and when each finished."""
-    worker.COMPARE_LAYOUT = layout  # read when the client is made
-    client = TrainerClient({"scenario": scenario}, {"hidden": hidden},
-                           {"steps": steps, "eval_every": steps, "batch_size": 32}, runs_dir=None, compare=ARCHS)
+    trainer_client.COMPARE_LAYOUT = layout  # read when the client is made
+    client = TrainerClient({"source": {"scenario": scenario}, "model": {"hidden": hidden},
+                            "train": {"steps": steps, "eval_every": steps, "batch_size": 32}}, runs_dir=None,
+                           compare=ARCHS)
     client.start()
     try:
         ready: set = set()
@@ -37,7 +39,7 @@ def one_round(layout: str, steps: int, hidden: int, scenario: str) -> tuple[floa
                     ready.add(m.run)
             time.sleep(0.01)
         start = time.perf_counter()
-        client.send("start")
+        client.send(p.Start())
         finished: dict = {}
         while len(finished) < len(ARCHS):
             for m in client.poll():

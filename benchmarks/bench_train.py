@@ -18,7 +18,7 @@ import torch
 
 from rnn_tui.core.config import ModelConfig, TrainConfig
 from rnn_tui.data.base import Split, TaskData
-from rnn_tui.training.loop import Trainer
+from rnn_tui.training.trainer import Trainer
 
 BATCH, STEPS_T, HIDDEN = 32, 50, 64
 

@@ -19,9 +19,10 @@ import time
 from textual.app import App
 from textual.widgets import Static
 
-from rnn_tui.training import worker
+from rnn_tui.training import client as trainer_client
+from rnn_tui.training import protocol as p
 from rnn_tui.training.protocol import Snapshot, TrainerError
-from rnn_tui.training.worker import TrainerClient
+from rnn_tui.training.client import TrainerClient
 
 TICK = 1 / 60
 
@@ -45,8 +46,8 @@ class LagApp(App):
         if self.make_client is not None:
             self.client = self.make_client()
             self.client.start()  # inside the running App: sys.stderr has no file descriptor here
-            self.client.send("start")
-            self.client.send("watch", sample=0)  # the trainer traces, as it does for the app
+            self.client.send(p.Start())
+            self.client.send(p.Watch(0))  # the trainer traces, as it does for the app
             self.set_interval(0.1, self.poll_trainer)
             self.set_timer(60, self.exit)  # give up if training never starts
         else:
@@ -105,14 +106,14 @@ def main() -> None:
     parser.add_argument("--layout", choices=("shared", "each"), help="compare mode: one process or one per run")
     args = parser.parse_args()
     if args.layout:
-        worker.COMPARE_LAYOUT = args.layout
+        trainer_client.COMPARE_LAYOUT = args.layout
     compare = args.compare.split(",") if args.compare else None
 
     def make_client():
-        return TrainerClient({"scenario": args.scenario}, {"arch": args.arch, "hidden": args.hidden},
-                             {"steps": 10**6}, runs_dir=None, compare=compare)
+        return TrainerClient({"source": {"scenario": args.scenario}, "model": {"arch": args.arch, "hidden": args.hidden},
+                              "train": {"steps": 10**6}}, runs_dir=None, compare=compare)
 
-    what = f"compare {args.compare} ({worker.COMPARE_LAYOUT})" if compare else f"{args.arch} H={args.hidden}"
+    what = f"compare {args.compare} ({trainer_client.COMPARE_LAYOUT})" if compare else f"{args.arch} H={args.hidden}"
     print(f"{args.scenario}, {what}, {args.seconds:g} s each, {os.cpu_count()} cores, "
           f"load average {os.getloadavg()[0]:.2f}")
     idle = LagApp(None, args.seconds)

@@ -10,7 +10,8 @@ import argparse
 import math
 import os
 import sys
-from dataclasses import replace
+import time
+from pathlib import Path
 
 from rnn_tui import __version__
 from rnn_tui.errors import UserError
@@ -28,9 +29,9 @@ commands:
   rnn-tui trace [options]      export one sequence's states, gates and gradients (.npz)
   rnn-tui sample --checkpoint F    generate text from a trained next-token model
 
-In the app: ← → (h l) step, space play, n p samples, [ ] units, t pause training,
-a architecture, s scenario, c compare, g generate, e export, ? help, q quit,
-ctrl+p every command (learning rate, clipping, optimizer, hidden size, theme).
+In the app, ? shows every key (the README lists them too) and ctrl+p every command:
+learning rate, clipping, optimizer, hidden size, temperature, theme. q quits and
+says where the checkpoint went; --checkpoint F goes on from it.
 
 Run `rnn-tui COMMAND --help` for a command's options."""
 
@@ -42,14 +43,21 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+def _int_from(low: int, words: str):
+    """An argparse type: an integer >= low."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {words}, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"expected {words}, got {value}")
+        return value
+    return parse
+
+
+_positive_int = _int_from(1, "a positive integer")
+_whole = _int_from(0, "a whole number >= 0")
 
 
 def _finite_float(text: str) -> float:
@@ -93,6 +101,10 @@ def _train_options(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup:
     group.add_argument("--batch-size", type=_positive_int, metavar="N")
     group.add_argument("--eval-every", type=_positive_int, metavar="N", help="steps between validations")
     group.add_argument("--seed", type=int, metavar="N", help="the same seed gives the same numbers on CPU")
+    group.add_argument("--checkpoint-every", type=_whole, metavar="N",
+                       help="evaluations between checkpoints in the run folder; 0: only at the end (default 10)")
+    group.add_argument("--runs-dir", default="runs", metavar="DIR",
+                       help="where each training run keeps metrics.jsonl and checkpoints (default ./runs)")
     return group
 
 
@@ -101,7 +113,9 @@ def _headless_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
     group.add_argument("--threads", type=_positive_int, metavar="N",
                        help="torch CPU threads (default: all cores; use 1 on a busy machine)")
-    group.add_argument("--save", metavar="F", help="write a checkpoint at the end")
+    group.add_argument("--save", metavar="F", help="also write the final checkpoint to F")
+    group.add_argument("--no-run-folder", action="store_true",
+                       help="write no run folder (metrics.jsonl and checkpoints under --runs-dir)")
     group.add_argument("--json", action="store_true", help="one JSON object per evaluation, then a final one")
 
 
@@ -142,54 +156,13 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
         return parser
     parser = Parser(prog="rnn-tui", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"rnn-tui {__version__}")
-    parser.add_argument("--runs-dir", default="runs", metavar="DIR",
-                        help="where each training run keeps metrics.jsonl and checkpoints (default ./runs)")
     parser.add_argument("--no-save", action="store_true", help="do not save a checkpoint on quit")
+    parser.add_argument("--device", default="cpu",
+                        help="where the trainer process trains: cpu (default), cuda or auto")
     _data_options(parser)
     _model_options(parser)
     _train_options(parser)
     return parser
-
-
-# ------------------------------------------------------------------ resolution
-
-
-def resolve(args) -> tuple:
-    """(scenario, source dict, model config, train config, checkpoint payload or None)."""
-    from rnn_tui.core import checkpoint
-    from rnn_tui.core.config import ModelConfig, TrainConfig, from_dict
-    from rnn_tui.data.source import Source
-
-    payload = None
-    data_overrides = {"seq_len": args.seq_len} if getattr(args, "seq_len", None) else {}
-    if args.checkpoint:
-        payload = checkpoint.load(args.checkpoint)
-        meta = payload["meta"]
-        if any(getattr(args, k, None) for k in ("scenario", "text", "csv")):
-            raise UserError(f"--checkpoint {args.checkpoint}: already names its data "
-                            f"({meta.get('scenario')}); drop --scenario/--text/--csv")
-        source = Source.from_dict(meta.get("source", {}))
-        model = from_dict(ModelConfig, meta.get("model", {}), f"checkpoint {args.checkpoint}: model")
-        train = from_dict(TrainConfig, meta.get("train", {}), f"checkpoint {args.checkpoint}: train")
-        for key in ("arch", "hidden", "layers", "bidirectional", "nonlinearity"):
-            wanted = getattr(args, key, None)
-            if wanted is not None and wanted != getattr(model, key):
-                raise UserError(f"--{key} {wanted}: the checkpoint {args.checkpoint} holds a model with "
-                                f"{key} {getattr(model, key)}; drop --{key} or train a new one")
-    else:
-        source = Source(scenario=args.scenario or "text", text=args.text, csv=args.csv,
-                        column=args.column, fill_missing=args.fill_missing, data=data_overrides)
-    scenario = source.load()
-    if payload is None:
-        changes = {k: getattr(args, k) for k in ("arch", "hidden", "layers", "bidirectional", "nonlinearity")
-                   if getattr(args, k, None) is not None}
-        model = replace(scenario.model, **changes).validate("command line")
-        train = scenario.train
-    tc = {"steps": "steps", "lr": "lr", "clip": "clip", "optimizer": "optimizer",
-          "batch_size": "batch_size", "eval_every": "eval_every", "seed": "seed"}
-    changes = {field: getattr(args, opt) for opt, field in tc.items() if getattr(args, opt, None) is not None}
-    train = replace(train, **changes).validate("command line")
-    return scenario, source.to_dict(), model, train, payload
 
 
 # ------------------------------------------------------------------ commands
@@ -205,22 +178,24 @@ def cmd_scenarios(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from rnn_tui.core import checkpoint
     from rnn_tui.training import headless
-    from rnn_tui.training.loop import Trainer, pick_device
+    from rnn_tui.training.options import resolve
+    from rnn_tui.training.run import Run
+    from rnn_tui.training.trainer import pick_device
 
     import torch
 
-    scenario, source, model, train, payload = resolve(args)
+    scenario, source, model, train, _ = resolve(args)
     device = pick_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
     data = scenario.build_data(train.seed)
-    trainer = Trainer(data, model, train, device)
-    if payload is not None:
-        checkpoint.apply(trainer.model, payload, args.checkpoint)
-        trainer.step = int(payload["meta"].get("step", 0))
-    return headless.run(trainer, scenario, source, args.save, args.json)
+    runs_dir = None if args.no_run_folder else args.runs_dir
+    run = Run("main", scenario, source, data, model, train, runs_dir, headless.check_events, time.perf_counter,
+              device=device)
+    if args.checkpoint:
+        run.load(args.checkpoint)
+    return headless.run(run, args.save, args.json)
 
 
 def cmd_trace(args) -> int:
@@ -229,6 +204,7 @@ def cmd_trace(args) -> int:
     from rnn_tui.core import checkpoint
     from rnn_tui.core.model import SequenceModel
     from rnn_tui.core.trace import trace_sequence
+    from rnn_tui.training.options import resolve
 
     scenario, _, model_config, train, payload = resolve(args)
     seed = train.seed if args.seed is None else args.seed
@@ -247,6 +223,9 @@ def cmd_trace(args) -> int:
         dec_in = None if data.val.dec_in is None else data.val.dec_in[index]
     tr = trace_sequence(model, x, y, dec_in)
     tr.vocab, tr.class_names = data.vocab, data.class_names
+    step = int(payload["meta"].get("step", 0)) if payload is not None else 0
+    tr.meta = {"scenario": scenario.name, "arch": model_config.arch, "step": step,
+               "sample": None if args.input_text is not None else index, "run": "main"}
     tr.save(args.out)
     print(f"wrote {args.out}: {tr.steps} steps, {model_config.arch}, loss {tr.total_loss:.4g}")
     return 0
@@ -256,6 +235,7 @@ def cmd_sample(args) -> int:
     from rnn_tui.core import checkpoint
     from rnn_tui.core.model import SequenceModel
     from rnn_tui.training.headless import sample_from
+    from rnn_tui.training.options import resolve
 
     for key in ("scenario", "text", "csv", "arch", "hidden", "layers", "bidirectional", "nonlinearity"):
         setattr(args, key, None)
@@ -303,24 +283,56 @@ def _trace_weights(args) -> int:
 
 
 def cmd_app(args) -> int:
-    """Open the app. Options are checked in its loading thread (that needs torch), and a
-    bad one closes it with the same one-line message and exit status 2."""
+    """Open the app. The trainer process starts first and checks the options and files
+    (that needs torch, which this process never loads); a bad one closes the app with
+    one line and exit status 2."""
     # Textual paints on a fixed clock, 60 a second by default: a key could wait up to
     # 17 ms for its frame. Frames are drawn only when something changed, so a faster
     # clock costs nothing while the screen is still. Read when Textual is imported.
     os.environ.setdefault("TEXTUAL_FPS", "120")
-    from rnn_tui.ui.app import RnnTuiApp
-    from rnn_tui.ui.session import AppOptions, Session
+    from rnn_tui.training.client import TrainerClient
 
-    session = Session(AppOptions(args, runs_dir=args.runs_dir, save_on_quit=not args.no_save))
-    app = RnnTuiApp(session)
+    if args.device not in ("cpu", "cuda", "auto"):
+        raise UserError(f"--device: unknown device {args.device!r}; expected cpu, cuda or auto")
+    # Started before Textual takes the terminal: torch loads there while the first frame is drawn.
+    client = TrainerClient({"options": args}, runs_dir=args.runs_dir, save_on_quit=not args.no_save,
+                           device=args.device)
+    client.start()
+
+    from rnn_tui.ui.app import RnnTuiApp
+
+    app = RnnTuiApp(TrainerClient, {"options": args}, runs_dir=args.runs_dir, save_on_quit=not args.no_save,
+                    client=client, device=args.device)
     try:
         app.run()
     finally:
-        session.close()
+        last = app.client.close(timeout=5)
+    for event in last:
+        if type(event).__name__ == "Saved":
+            app.saved.append(event.path)
+        elif type(event).__name__ == "TrainerError":
+            print(f"rnn-tui: {event.reason}", file=sys.stderr)
     if app.exit_message:
         print(f"rnn-tui: {app.exit_message}", file=sys.stderr)
+        return app.return_code or 2
+    _say_where(app)
+    if app.view.unsaved and not app.saved and not args.no_save:
+        print(f"rnn-tui: nothing was saved: {app.view.unsaved}", file=sys.stderr)
+        return 1
     return app.return_code or 0
+
+
+def _say_where(app) -> None:
+    """The run folder and newest checkpoint: what `--checkpoint` needs to go on."""
+    info = app.view.run
+    try:
+        if app.saved:
+            print(f"rnn-tui: checkpoint {app.saved[-1]}  (go on: rnn-tui --checkpoint {app.saved[-1]})",
+                  file=sys.stderr)
+        elif info is not None and info.folder and Path(info.folder).is_dir():
+            print(f"rnn-tui: run folder {info.folder}", file=sys.stderr)
+    except OSError:  # the terminal is gone (SIGHUP): the files are written all the same
+        pass
 
 
 def main(argv: list[str] | None = None) -> int:

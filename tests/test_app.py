@@ -13,22 +13,32 @@ import numpy as np
 import pytest
 
 from rnn_tui.cli import build_parser
+from rnn_tui.core.trace_file import Trace
+from rnn_tui.training import protocol as p
 from rnn_tui.training.fake import FakeTrainerClient
-from rnn_tui.ui.app import RnnTuiApp
+from rnn_tui.ui.app import MainScreen, RnnTuiApp
 from rnn_tui.ui.help import HelpScreen
+from rnn_tui.ui.labels import token_label
 from rnn_tui.ui.pickers import ScenarioPicker
-from rnn_tui.ui.session import AppOptions, Session
 from rnn_tui.ui.widgets.heatmap import GUTTER, Heatmap
-from rnn_tui.ui.widgets.sequence import Sequence, token_label
+from rnn_tui.ui.widgets.sequence import Sequence
 
 
 def make_app(*argv: str) -> RnnTuiApp:
     args = build_parser(None).parse_args(list(argv) or ["--scenario", "adding", "--seq-len", "12", "--hidden", "8"])
-    options = AppOptions(args, runs_dir=None, save_on_quit=False, client_factory=FakeTrainerClient)
-    return RnnTuiApp(Session(options))
+    return RnnTuiApp(FakeTrainerClient, {"options": args}, runs_dir=None, save_on_quit=False)
 
 
-async def settle(app, pilot, until=lambda app: app.trace is not None, seconds: float = 20.0):
+def main(app) -> MainScreen:
+    return app.main
+
+
+def shown(app):
+    """The trace on screen."""
+    return app.main.trace if app.main is not None else None
+
+
+async def settle(app, pilot, until=lambda app: shown(app) is not None, seconds: float = 20.0):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         await pilot.pause(0.05)
@@ -39,24 +49,26 @@ async def settle(app, pilot, until=lambda app: app.trace is not None, seconds: f
 
 
 def sent(app) -> list[str]:
-    return [c.name for c in app.session.client.sent]
+    return [type(c).__name__ for c in app.client.sent]
 
 
-async def test_first_frame_shows_loading_then_a_trace():
+async def test_first_frame_shows_starting_then_a_trace():
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        assert "loading" in str(app.query_one("#status").render())
+        assert "starting" in str(main(app).status.render())
         await settle(app, pilot)
-        assert "adding" in str(app.query_one("#status").render())
-        assert sent(app)[0] == "start"
+        assert "adding" in str(main(app).status.render())
+        assert sent(app)[:2] == ["Start", "Watch"]
+        # what the screen labels things with came from the trainer, with the trace itself
+        assert app.view.run.scenario == "adding" and shown(app).meta["scenario"] == "adding"
 
 
 async def test_training_options_reach_the_trainer():
     app = make_app("--scenario", "adding", "--seq-len", "12", "--hidden", "8", "--steps", "7", "--lr", "0.01",
                    "--optimizer", "sgd")
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(app, pilot)
-        train = app.session.snaps["main"].train  # what the trainer reports it runs with
+        await settle(app, pilot, until=lambda a: a.view.snap is not None)
+        train = app.view.snap.train  # what the trainer reports it runs with
         assert (train["steps"], train["lr"], train["optimizer"]) == (7, 0.01, "sgd")
 
 
@@ -64,120 +76,125 @@ async def test_stepping_keys():
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
+        screen = main(app)
         await pilot.press("right", "l", "l")
-        assert app.step == 3
+        assert screen.step == 3
         await pilot.press("left", "h")
-        assert app.step == 1
+        assert screen.step == 1
         await pilot.press("end")
-        assert app.step == app.trace.steps - 1
+        assert screen.step == shown(app).steps - 1
         await pilot.press("right")  # stays at the end
-        assert app.step == app.trace.steps - 1
+        assert screen.step == shown(app).steps - 1
         await pilot.press("home")
-        assert app.step == 0
+        assert screen.step == 0
         await pilot.press("right_square_bracket", "right_square_bracket", "left_square_bracket")
-        assert app.unit == 1
+        assert screen.unit == 1
+        # every panel is bound to the screen's state
         assert app.query_one(Heatmap).step == 0 and app.query_one(Heatmap).unit == 1
+        assert app.query_one(Sequence).unit == 1 and app.query_one(Sequence).trace is shown(app)
 
 
 async def test_trace_holds_still_while_stepping_then_catches_up():
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
-        app._last_step_key = time.monotonic() + 3600  # as if a key had just been pressed, for an hour
-        shown, step = app.trace, app.session.snaps["main"].step
-        await settle(app, pilot, until=lambda a: a.session.snaps["main"].step >= step + 3)
+        now = [0.0]
+        app.view.clock = lambda: now[0]
+        app.view.key_pressed()  # a key at t=0, and the clock stands still: the keys never go quiet
+        before, step = shown(app), app.view.snap.step
+        await settle(app, pilot, until=lambda a: a.view.snap.step >= step + 3)
         await pilot.pause(0.5)
-        assert app.trace is shown  # training went on; the picture did not move under the keys
-        app._last_step_key = 0.0  # the keys go quiet
-        await settle(app, pilot, until=lambda a: a.trace is not shown)
-        assert app.trace is app.session._traces["main"].trace  # the trainer's newest trace is on screen
+        assert shown(app) is before  # training went on; the picture did not move under the keys
+        now[0] = 10.0  # the keys go quiet
+        await settle(app, pilot, until=lambda a: shown(a) is not before)
+        assert shown(app).meta["step"] > before.meta["step"]  # newer weights
 
 
 async def test_play_and_speed():
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
+        screen = main(app)
         await pilot.press("plus", "plus", "plus")  # 32 steps a second
         await pilot.press("space")
-        assert app.playing
-        await settle(app, pilot, until=lambda a: a.step >= 2, seconds=5)
+        assert screen.playing
+        await settle(app, pilot, until=lambda a: main(a).step >= 2, seconds=5)
         await pilot.press("space")
-        assert not app.playing
+        assert not screen.playing
         await pilot.press("minus")
-        assert app.speed_index == 4
+        assert screen.speed_index == 4
 
 
 async def test_samples_change_the_trace():
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
-        first = app.trace.inputs.copy()
-        await pilot.press("right")
-        app._last_step_key = time.monotonic() + 3600  # as if stepping went on: that holds new weights, not a new sample
+        first = shown(app).inputs.copy()
+        await pilot.press("right")  # stepping holds new weights back, not a new sample
         await pilot.press("n")
-        await settle(app, pilot, until=lambda a: a.trace is not None and not np.array_equal(a.trace.inputs, first))
-        assert app.session.sample_index == 1 and app.step == 0
-        assert np.array_equal(app.trace.inputs, app.session.data.val.x[1].numpy())
+        await settle(app, pilot, until=lambda a: not np.array_equal(shown(a).inputs, first))
+        assert app.view.sample == 1 and main(app).step == 0 and shown(app).meta["sample"] == 1
+        data = app.client.group.runs["main"].trainer.data
+        assert np.array_equal(shown(app).inputs, data.val.x[1].numpy())
         await pilot.press("p", "p")
-        assert app.session.sample_index == len(app.session.data.val) - 1
+        assert app.view.sample == len(data.val) - 1
 
 
 async def test_training_commands():
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(app, pilot, until=lambda a: a.trace is not None and a.session.snaps)
+        await settle(app, pilot, until=lambda a: shown(a) is not None and a.view.snap is not None)
         await pilot.press("t")
-        assert sent(app)[-1] == "pause"
+        assert sent(app)[-1] == "Pause"
         await pilot.press("r")
-        assert sent(app)[-1] == "reset"
+        assert sent(app)[-1] == "Reset"
         await pilot.press("a")
-        switch = [c for c in app.session.client.sent if c.name == "switch"][-1]
-        assert switch.args == {"arch": "gru"}
-        await settle(app, pilot, until=lambda a: a.trace is not None and a.trace.arch == "gru")
-        assert "GRU" in str(app.query_one("#status").render())
+        switch = [c for c in app.client.sent if isinstance(c, p.Switch)][-1]
+        assert switch.model == {"arch": "gru"} and switch.source is None
+        await settle(app, pilot, until=lambda a: shown(a).arch == "gru")
+        assert "GRU" in str(main(app).status.render())
         await pilot.press("a", "a")  # two switches in a row, training paused: still a picture
-        await settle(app, pilot, until=lambda a: a.trace is not None and a.trace.arch == "esn")
+        await settle(app, pilot, until=lambda a: shown(a).arch == "esn")
 
 
 async def test_a_trace_from_before_a_switch_is_never_shown():
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(app, pilot, until=lambda a: a.trace is not None and a.session.snaps)
-        # an LSTM's trace, as if still in the pipe, and new to the app
-        stale = dataclasses.replace(app.session._traces["main"], serial=(0, 10**9))
+        await settle(app, pilot, until=lambda a: shown(a) is not None and a.view.snap is not None)
+        stale = app.client.group.traces()[0]  # an LSTM's trace, as if still in the pipe
+        stale = dataclasses.replace(stale, version=stale.version + 10**6)  # and new to the app
         await pilot.press("t", "a")
-        real_poll = app.session.client.poll
-        app.session.client.poll = lambda: [stale] + real_poll()
-        await settle(app, pilot, until=lambda a: a.trace is not None)
-        assert app.trace.arch == "gru"
+        real_poll = app.client.poll
+        app.client.poll = lambda: [stale] + real_poll()
+        await settle(app, pilot, until=lambda a: shown(a).arch == "gru")
         await pilot.pause(0.3)
-        assert app.trace.arch == "gru"
+        assert shown(app).arch == "gru"
 
 
-async def test_a_refused_switch_brings_the_picture_back():
+async def test_a_refused_switch_keeps_the_picture():
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(app, pilot, until=lambda a: a.trace is not None and a.session.snaps)
+        await settle(app, pilot, until=lambda a: shown(a) is not None and a.view.snap is not None)
         await pilot.press("t")  # paused: no new weights would bring a trace by themselves
-        app.set_model(layers=9)
-        assert app.trace is None
-        await settle(app, pilot, until=lambda a: a.trace is not None)
-        assert app.trace.arch == "lstm" and app.trace.layers == 1
+        before = shown(app)
+        main(app).set_model(layers=9)
+        await settle(app, pilot, until=lambda a: any("layers" in n.message and "from 1 to 3" in n.message
+                                                     for n in a._notifications))
+        assert shown(app) is before and shown(app).arch == "lstm" and shown(app).layers == 1
 
 
 async def test_live_controls_from_the_command_palette():
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
-        app.set_training(lr=1e-3)
-        app.set_training(clip=0.0)
-        app.set_training(optimizer="sgd")
-        app.set_model(hidden=16)
-        names = [(c.name, c.args) for c in app.session.client.sent[-5:]]
-        assert names == [("set", {"lr": 1e-3}), ("set", {"clip": 0.0}), ("set", {"optimizer": "sgd"}),
-                         ("switch", {"hidden": 16}),
-                         ("watch", {"run": "main", "sample": 0, "epoch": app.session.epoch})]
-        await settle(app, pilot, until=lambda a: a.trace is not None and a.trace.hidden == 16)
+        screen = main(app)
+        screen.set_training(lr=1e-3)
+        screen.set_training(clip=0.0)
+        screen.set_training(optimizer="sgd")
+        screen.set_model(hidden=16)
+        assert app.client.sent[-4:] == [p.Set({"lr": 1e-3}), p.Set({"clip": 0.0}), p.Set({"optimizer": "sgd"}),
+                                        p.Switch(model={"hidden": 16})]
+        await settle(app, pilot, until=lambda a: shown(a).hidden == 16)
         await pilot.press("ctrl+p")
         await pilot.pause()
         await pilot.press(*"learning rate")
@@ -185,15 +202,17 @@ async def test_live_controls_from_the_command_palette():
         await pilot.press("escape")
 
 
-async def test_compare_mode_trains_three_archs():
+async def test_compare_mode_trains_three_archs_and_never_blocks():
     app = make_app()
     async with app.run_test(size=(160, 50)) as pilot:
         await settle(app, pilot)
+        first = app.client
         await pilot.press("c")
-        await settle(app, pilot, until=lambda a: set(a.session.snaps) == {"rnn", "lstm", "gru"})
-        assert app.session.client.labels == ["rnn", "lstm", "gru"]
+        assert app.client is not first and first.group.finished  # the old trainer was told to stop
+        await settle(app, pilot, until=lambda a: set(a.view.snaps) == {"rnn", "lstm", "gru"})
+        assert app.client.labels == ["rnn", "lstm", "gru"] and shown(app).meta["run"] == "lstm"
         await pilot.press("c")
-        await settle(app, pilot, until=lambda a: set(a.session.snaps) == {"main"})
+        await settle(app, pilot, until=lambda a: set(a.view.snaps) == {"main"})
 
 
 async def test_help_and_scenario_picker():
@@ -209,18 +228,18 @@ async def test_help_and_scenario_picker():
         await pilot.press("escape")
         assert not isinstance(app.screen, ScenarioPicker)
         await pilot.press("s", "enter")  # the first in the list: text
-        await settle(app, pilot, until=lambda a: a.session.scenario_name == "text" and a.trace is not None and a.trace.tokens is not None)
-        switch, watch = app.session.client.sent[-2:]
-        assert switch.name == "switch" and switch.args["source"]["scenario"].endswith("text.toml")
-        # the new data's first sample
-        assert (watch.name, watch.args) == ("watch", {"run": "main", "sample": 0, "epoch": 2})
+        await settle(app, pilot, until=lambda a: a.view.run.scenario == "text" and shown(a).tokens is not None)
+        switch, watch = app.client.sent[-2:]
+        assert isinstance(switch, p.Switch) and switch.source["scenario"].endswith("text.toml")
+        assert watch == p.Watch(0, run="main")  # the new data's first sample
+        assert shown(app).vocab == app.client.group.runs["main"].trainer.data.vocab
 
 
 async def test_generate_follows_learning_and_refuses_elsewhere():
     app = make_app("--scenario", "text", "--hidden", "8", "--eval-every", "2")
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(app, pilot, until=lambda a: a.trace is not None and a.session.snaps)
-        generation = app.query_one("#generation")
+        await settle(app, pilot, until=lambda a: shown(a) is not None and a.view.snap is not None)
+        generation = main(app).generation
         assert "press g" in str(generation.render())
         await pilot.press("g")
         await settle(app, pilot, until=lambda a: "temperature 0.8" in str(generation.render()))
@@ -228,33 +247,47 @@ async def test_generate_follows_learning_and_refuses_elsewhere():
         # a new evaluation brings new text, from the newer weights
         await settle(app, pilot, until=lambda a: str(generation.render()) != first)
         assert "temperature 0.8" in str(generation.render())
-        app.set_temperature(0.2)
+        main(app).set_temperature(0.2)
         await settle(app, pilot, until=lambda a: "temperature 0.2" in str(generation.render()))
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(app, pilot, until=lambda a: a.trace is not None and a.session.snaps)
+        await settle(app, pilot, until=lambda a: shown(a) is not None and a.view.snap is not None)
         await pilot.press("g")
         await pilot.pause(0.5)
-        assert "generation is for text scenarios; adding is regress" in str(app.query_one("#generation").render())
-        assert not app.generating
+        assert "generation is for text scenarios; adding is regress" in str(main(app).generation.render())
+        assert not app.view.generating
     app = make_app("--scenario", "text", "--hidden", "8")
     async with app.run_test(size=(80, 24)) as pilot:  # compact: the panel is hidden, and the app says so
-        await settle(app, pilot, until=lambda a: a.trace is not None and a.session.snaps)
+        await settle(app, pilot, until=lambda a: shown(a) is not None and a.view.snap is not None)
         await pilot.press("g")
         assert any("needs a terminal of at least 120×36; this one is 80×24" in n.message for n in app._notifications)
 
 
-async def test_export_writes_trace_and_screenshot(tmp_path, monkeypatch):
+async def test_export_is_the_trace_rnn_tui_trace_writes(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    app = make_app()
+    app = make_app("--scenario", "brackets", "--hidden", "8")
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
+        await pilot.press("t")  # paused: the weights stay as exported
+        await settle(app, pilot, until=lambda a: a.view.snap.status == "paused")
+        await pilot.pause(0.3)
         await pilot.press("e")
         await pilot.pause(0.3)
-    npz = list(tmp_path.glob("*.npz"))
-    svg = list(tmp_path.glob("*.svg"))
-    assert len(npz) == 1 and len(svg) == 1
-    assert np.load(npz[0])["grad_h"].shape == (12, 1)
+        app.client.group.runs["main"].save(str(tmp_path / "now.pt"))
+        data = app.client.group.runs["main"].trainer.data
+    npz = list(tmp_path.glob("rnn-tui-*.npz"))
+    assert len(npz) == 1 and len(list(tmp_path.glob("*.svg"))) == 1
+    exported = Trace.load(npz[0])
+    assert exported.vocab and exported.class_names and exported.meta["scenario"] == "brackets"
+    text = "".join(exported.vocab[int(t)] for t in exported.tokens)  # decodes back to the tokens
+    assert text == "".join(data.vocab[int(t)] for t in data.val.x[0]) and "(" in text
+    subprocess.run([sys.executable, "-m", "rnn_tui", "trace", "--checkpoint", str(tmp_path / "now.pt"),
+                    "--sample", "0", "--out", str(tmp_path / "cli.npz")], check=True, capture_output=True)
+    cli = Trace.load(tmp_path / "cli.npz")
+    assert cli.vocab == exported.vocab and cli.class_names == exported.class_names
+    assert cli.meta["step"] == exported.meta["step"]
+    for name in ("h", "outputs", "grad_h", "tokens"):
+        np.testing.assert_allclose(getattr(cli, name), getattr(exported, name), rtol=1e-5, atol=1e-6)
 
 
 async def test_clicks_jump_to_a_step():
@@ -264,9 +297,9 @@ async def test_clicks_jump_to_a_step():
         zoom = app.query_one(Heatmap).zoom  # short sequences get wider columns
         assert zoom > 1
         await pilot.click(Heatmap, offset=(GUTTER + 5 * zoom, 2))
-        assert app.step == 5
+        assert main(app).step == 5
         await pilot.click(Sequence, offset=(0, 1))  # the first token drawn
-        assert app.step == 0
+        assert main(app).step == 0
 
 
 def test_control_characters_are_drawn_never_sent_raw():
@@ -274,15 +307,16 @@ def test_control_characters_are_drawn_never_sent_raw():
 
 
 async def test_exploded_and_nan_gradients_are_drawn_not_crashed_on():
-    import dataclasses
-
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
-        app._last_step_key = time.monotonic() + 3600  # keep the fake trainer's traces off
-        grad_h, grad_x = app.trace.grad_h.copy(), app.trace.grad_x.copy()
+        app.view.key_pressed()
+        app.view.clock = lambda: 0.0  # the keys never go quiet: the fake trainer's traces stay off
+        app.view._last_key = 0.0
+        trace = shown(app)
+        grad_h, grad_x = trace.grad_h.copy(), trace.grad_x.copy()
         grad_h[0, 0], grad_h[1, 0], grad_x[2] = np.inf, np.nan, np.nan
-        app._show_trace(dataclasses.replace(app.trace, grad_h=grad_h, grad_x=grad_x))
+        main(app).show_trace(dataclasses.replace(trace, grad_h=grad_h, grad_x=grad_x))
         await pilot.pause()
         assert "‖∂L/∂h_0‖ = inf" in app.query_one("#gradients").plain
 
@@ -293,16 +327,16 @@ async def test_numbers_on_screen_are_the_trace():
         await settle(app, pilot)
         await pilot.press("right", "right")
         text = app.query_one("#gradients").plain
-        assert f"‖∂L/∂h_2‖ = {app.trace.grad_h[2, 0]:.2e}" in text
+        assert f"‖∂L/∂h_2‖ = {shown(app).grad_h[2, 0]:.2e}" in text
         seq = app.query_one(Sequence).plain
-        assert f"predicted {app.trace.outputs[2, 0]:+.3f}" in seq
+        assert f"predicted {shown(app).outputs[2, 0]:+.3f}" in seq
 
 
 async def test_tiny_terminal_says_how_large_it_must_be():
     app = make_app()
     async with app.run_test(size=(60, 20)) as pilot:
         await pilot.pause()
-        assert app.screen.has_class("-too-small")
+        assert main(app).has_class("-too-small")
         assert "at least 80×24" in str(app.query_one("#too-small").render())
 
 
@@ -311,6 +345,20 @@ async def test_bad_option_closes_with_one_line_and_status_2():
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot, until=lambda a: a.exit_message is not None)
     assert app.return_code == 2 and "nosuch" in app.exit_message
+
+
+async def test_quit_saves_and_asks_first_when_it_cannot():
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        app.view.apply([p.TrainerError("main", "cannot write metrics (disk full)", unsaved=True)])
+        app.save_on_quit = True
+        await pilot.press("q")
+        assert "disk full" in str(app.screen.query_one("Static").render())  # asked, not gone
+        await pilot.press("n")
+        assert isinstance(app.screen, MainScreen)
+        await pilot.press("q", "y")
+    assert app.client.group.finished  # told to stop (and save) on the way out
 
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")

@@ -15,6 +15,12 @@ import torch
 from rnn_tui.cli import main
 
 
+@pytest.fixture(autouse=True)
+def in_tmp(tmp_path, monkeypatch):
+    """train writes a run folder under ./runs: keep it out of the checkout."""
+    monkeypatch.chdir(tmp_path)
+
+
 def run(argv, capsys):
     try:
         code = main(argv)
@@ -59,7 +65,8 @@ def test_same_seed_same_numbers(capsys):
     argv = ["train", "--scenario", "sine", "--steps", "15", "--eval-every", "5", "--json", "--seed", "7"]
     first = json_lines(run(argv, capsys)[1])
     second = json_lines(run(argv, capsys)[1])
-    strip = lambda rows: [{k: v for k, v in r.items() if k not in ("seq_per_s", "elapsed_s")} for r in rows]
+    ignore = ("seq_per_s", "elapsed_s", "run_folder", "checkpoint")  # two runs, two folders
+    strip = lambda rows: [{k: v for k, v in r.items() if k not in ignore} for r in rows]
     assert strip(first) == strip(second)
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from rnn_tui.data.base import IGNORE_INDEX, TASK_KINDS
+from rnn_tui.core.kinds import IGNORE_INDEX, TASK_KINDS
 from rnn_tui.data.generators import GENERATORS, sentiment
 from rnn_tui.data.scenario import (
     Scenario,

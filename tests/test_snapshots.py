@@ -10,27 +10,28 @@ from __future__ import annotations
 import pytest
 
 from rnn_tui.cli import build_parser
+from rnn_tui.training import protocol as p
 from rnn_tui.training.fake import FakeTrainerClient
 from rnn_tui.ui.app import RnnTuiApp
-from rnn_tui.ui.session import AppOptions, Session
-from tests.test_app import settle
+from tests.test_app import settle, shown
+
 
 class Frozen(FakeTrainerClient):
-    def send(self, name: str, **args) -> None:
-        if name != "start":  # stay at the seed's weights
-            super().send(name, **args)
+    def send(self, command) -> None:
+        if not isinstance(command, p.Start):  # stay at the seed's weights
+            super().send(command)
 
 
 def make(arch: str) -> RnnTuiApp:
     args = build_parser(None).parse_args(["--scenario", "adding", "--seq-len", "16", "--hidden", "12", "--arch", arch])
-    return RnnTuiApp(Session(AppOptions(args, runs_dir=None, save_on_quit=False, client_factory=Frozen)))
+    return RnnTuiApp(Frozen, {"options": args}, runs_dir=None, save_on_quit=False)
 
 
 @pytest.mark.parametrize("size", [(80, 24), (160, 50)], ids=["80x24", "160x50"])
 @pytest.mark.parametrize("arch", ["rnn", "lstm", "gru"])
 def test_screen(snap_compare, arch, size):
     async def ready(pilot):
-        await settle(pilot.app, pilot, until=lambda a: a.trace is not None and a.session.snaps)
+        await settle(pilot.app, pilot, until=lambda a: shown(a) is not None and a.view.snaps)
         await pilot.press("right", "right", "right")
         await pilot.pause(0.3)
 

@@ -11,6 +11,7 @@ import torch
 from rnn_tui.core import tasks
 from rnn_tui.core.config import ModelConfig
 from rnn_tui.core.model import SequenceModel
+from rnn_tui.core.trace_file import Trace
 from rnn_tui.core.trace import trace_core, trace_sequence
 from tests import reference
 
@@ -170,15 +171,23 @@ def test_model_trace_matches_autograd(kind, tokens_in, arch):
         np.testing.assert_allclose(tr.outputs.sum(-1), 1.0, rtol=1e-9)
 
 
-def test_npz_keys(tmp_path):
+def test_npz_keys_and_the_file_reads_back_as_the_same_trace(tmp_path):
     model = make_model("next_token", True)
     x, y, _ = sample("next_token", True)
     tr = trace_sequence(model, x, y)
+    tr.vocab = [chr(97 + i) for i in range(model.encoder.num_embeddings)]
+    tr.meta = {"scenario": "made-up", "arch": "lstm", "step": 3, "sample": 0}
     tr.save(tmp_path / "t.npz")
     data = np.load(tmp_path / "t.npz")
-    for key in ("tokens", "vocab", "h", "c", "gate_i", "gate_f", "gate_g", "gate_o", "outputs", "loss", "grad_h", "grad_x"):
+    for key in ("tokens", "vocab", "h", "c", "gate_i", "gate_f", "gate_g", "gate_o", "outputs", "loss", "grad_h",
+                "grad_x", "meta"):
         assert key in data.files
     assert data["h"].shape == (11, 2, 6) and data["grad_h"].shape == (11, 2) and data["grad_x"].shape == (11,)
+    back = Trace.load(tmp_path / "t.npz")
+    assert (back.arch, back.kind, back.layers, back.directions, back.hidden) == ("lstm", "next_token", 2, 1, 6)
+    assert back.vocab == tr.vocab and back.meta == tr.meta and set(back.gates) == set(tr.gates)
+    for name in ("h", "c", "outputs", "grad_h", "grad_x", "tokens"):
+        np.testing.assert_array_equal(getattr(back, name), getattr(tr, name))
 
 
 def test_esn_trains_only_the_readout():

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from pathlib import Path
 
 import torch
@@ -24,6 +25,7 @@ from rnn_tui.errors import UserError
 
 FORMAT = "rnn-tui/1"
 PARTS = ("core", "decoder", "encoder", "head")
+STALE_TMP_S = 600  # a temp file this old is a save that was killed: removed at the next save
 
 
 def save(path: str | os.PathLike, model: torch.nn.Module, meta: dict) -> Path:
@@ -35,6 +37,7 @@ def save(path: str | os.PathLike, model: torch.nn.Module, meta: dict) -> Path:
         module = getattr(model, part, None)
         if module is not None:
             payload[part] = {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
+    _remove_stale_temps(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -46,6 +49,15 @@ def save(path: str | os.PathLike, model: torch.nn.Module, meta: dict) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _remove_stale_temps(path: Path) -> None:
+    for old in path.parent.glob(f".{path.name}.*.tmp"):
+        try:
+            if time.time() - old.stat().st_mtime > STALE_TMP_S:
+                old.unlink()
+        except OSError:
+            pass
 
 
 def load_tensors(path: str | os.PathLike, what: str = "checkpoint") -> object:
@@ -72,6 +84,11 @@ def load(path: str | os.PathLike) -> dict:
             f"checkpoint {path}: not an rnn-tui checkpoint (no {FORMAT!r} format tag); "
             "expected a file written by rnn-tui train --save"
         )
+    for part in PARTS:
+        for name, tensor in (payload.get(part) or {}).items():
+            if isinstance(tensor, torch.Tensor) and tensor.is_floating_point() and not bool(tensor.isfinite().all()):
+                raise UserError(f"checkpoint {path}: {part}.{name} holds NaN or infinite values; "
+                                "expected finite weights (an earlier checkpoint of this run may be intact)")
     return payload
 
 

@@ -49,6 +49,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     eval_every: int = 100
     seed: int = 0
+    checkpoint_every: int = 10  # evaluations between checkpoints in the run folder; 0: only on quit
 
     def validate(self, where: str = "train") -> "TrainConfig":
         _positive_int(where, "steps", self.steps)
@@ -59,6 +60,10 @@ class TrainConfig:
         _finite(where, "momentum", self.momentum, low=0.0, high=0.9999)
         _finite(where, "weight_decay", self.weight_decay, low=0.0, high=10.0)
         _choice(where, "optimizer", self.optimizer, OPTIMIZERS)
+        if not isinstance(self.checkpoint_every, int) or isinstance(self.checkpoint_every, bool) \
+                or not 0 <= self.checkpoint_every <= 10**9:
+            raise UserError(f"{where}: checkpoint_every must be an integer from 0 to {10**9}, "
+                            f"got {self.checkpoint_every!r}")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool):
             raise UserError(f"{where}: seed must be an integer, got {self.seed!r}")
         return self

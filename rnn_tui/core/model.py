@@ -17,11 +17,11 @@ import torch
 from torch import nn
 
 from rnn_tui.core.config import ModelConfig
+from rnn_tui.core.kinds import MANY_TO_ONE
 from rnn_tui.errors import UserError
 
 # Tasks whose targets lie in the input's future: a backward direction would read them.
 CAUSAL_TASKS = ("next_token", "forecast", "seq2seq")
-MANY_TO_ONE = ("classify", "regress")
 
 
 def make_core(config: ModelConfig, input_size: int) -> nn.RNNBase:

@@ -7,9 +7,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from rnn_tui.data.base import IGNORE_INDEX, TaskData
-
-CLASSIFYING = ("next_token", "tag", "classify", "seq2seq")
+from rnn_tui.core.kinds import CLASSIFYING, IGNORE_INDEX
 
 
 def batch_loss(kind: str, pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -58,25 +56,3 @@ def precision_recall_f1(guess: torch.Tensor, truth: torch.Tensor, num_classes: i
         f.append(2 * precision * recall / (precision + recall) if precision + recall else 0.0)
     n = len(p)
     return {"precision": sum(p) / n, "recall": sum(r) / n, "f1": sum(f) / n}
-
-
-def baseline(data: TaskData) -> dict[str, float | str]:
-    """The validation loss of the naive predictor, named, on the same split.
-
-    last value for forecasting, the mean for regression, class frequencies (the
-    unigram model for text; the majority class for accuracy) for the rest.
-    """
-    kind, train, val = data.kind, data.train, data.val
-    if kind == "forecast":
-        last = val.x[..., 0]  # tomorrow is like today
-        return {"name": "last value", "val_loss": float(F.mse_loss(last, val.y))}
-    if kind == "regress":
-        mean = train.y.float().mean()
-        return {"name": "training mean", "val_loss": float(F.mse_loss(mean.expand_as(val.y), val.y))}
-    counts = torch.bincount(train.y[train.y != IGNORE_INDEX].reshape(-1), minlength=data.output_size)
-    prior = (counts.double() + 1.0) / (counts.sum() + data.output_size)  # add-one: no log(0)
-    scored = val.y[val.y != IGNORE_INDEX]
-    loss = float(-prior.log()[scored].mean())
-    name = "unigram frequencies" if kind == "next_token" else "class frequencies"
-    accuracy = float((scored == int(counts.argmax())).double().mean())
-    return {"name": name, "val_loss": loss, "accuracy": accuracy}

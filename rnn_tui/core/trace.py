@@ -8,7 +8,11 @@ of the sequence loss with respect to each hidden state, dL/dh_t, which includes
 every path through later steps and layers (autograd on the stacked outputs would
 give only the direct part).
 
-The equations, in torch's gate order (W = [W_i; W_f; W_g; W_o] etc.):
+Each architecture is one class below, with its forward and its backward side by
+side and, in its docstring, its equations and the layout of what it caches:
+ElmanCell ("rnn", and "esn", which runs the same equations), LSTMCell and
+GRUCell, picked by arch from CELLS. In brief, in torch's gate order
+(W = [W_i; W_f; W_g; W_o] etc.):
 
     RNN   h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)      (or relu)
     LSTM  i,f,o = sigmoid(...), g = tanh(...)   over W_ih x_t + b_ih + W_hh h_{t-1} + b_hh
@@ -24,86 +28,205 @@ backward direction's state at time t is the one after it has read x_t.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
 from rnn_tui.core import tasks
-from rnn_tui.core.model import MANY_TO_ONE, SequenceModel
-
-GATE_NAMES = {"lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n"), "rnn": ("preact",), "esn": ("preact",)}
-
-
-@dataclass
-class Trace:
-    arch: str
-    kind: str  # the task kind, or "core" for a bare torch.nn module
-    layers: int
-    directions: int
-    hidden: int
-    h: np.ndarray  # [T, L*D, H]
-    gates: dict[str, np.ndarray]  # name -> [T, L*D, H]
-    outputs: np.ndarray  # [T, O]: probabilities, or the predicted value
-    loss: np.ndarray  # [T] per-step loss, NaN where a step is not scored
-    total_loss: float  # the sequence loss L that grad_h and grad_x differentiate
-    grad_h: np.ndarray  # [T, L*D] ||dL/dh_t||, full BPTT
-    grad_x: np.ndarray  # [T] ||dL/dx_t||; for tokens, x_t is the token's embedding
-    c: np.ndarray | None = None  # [T, L*D, H], LSTM only
-    inputs: np.ndarray | None = None  # [T, F] vector inputs
-    tokens: np.ndarray | None = None  # [T] token ids
-    vocab: list[str] | None = None
-    targets: np.ndarray | None = None
-    class_names: list[str] | None = None
-    decoder_start: int | None = None  # seq2seq: steps from here on are the decoder's
-    meta: dict = field(default_factory=dict)
-
-    @property
-    def steps(self) -> int:
-        return int(self.h.shape[0])
-
-    def arrays(self) -> dict[str, np.ndarray]:
-        """The arrays under their documented `.npz` names."""
-        out = {"h": self.h, "outputs": self.outputs, "loss": self.loss, "grad_h": self.grad_h,
-               "grad_x": self.grad_x, "total_loss": np.float64(self.total_loss)}
-        if self.c is not None:
-            out["c"] = self.c
-        for name, value in self.gates.items():
-            out[name if name == "preact" else f"gate_{name}"] = value
-        if self.tokens is not None:
-            out["tokens"] = self.tokens
-            out["vocab"] = np.array(self.vocab if self.vocab is not None else [], dtype=str)
-        if self.inputs is not None:
-            out["inputs"] = self.inputs
-        if self.targets is not None:
-            out["targets"] = self.targets
-        if self.class_names is not None:
-            out["class_names"] = np.array(self.class_names, dtype=str)
-        if self.decoder_start is not None:
-            out["decoder_start"] = np.int64(self.decoder_start)
-        return out
-
-    def save(self, path) -> None:
-        with open(path, "wb") as fh:  # np.savez would append ".npz" to a path without it
-            np.savez_compressed(fh, **self.arrays())
+from rnn_tui.core.kinds import CLASSIFYING, MANY_TO_ONE
+from rnn_tui.core.model import SequenceModel
+from rnn_tui.core.trace_file import Trace
 
 
-# ---------------------------------------------------------------- forward
+def _sigmoid(a: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * a))  # no overflow for large |a|
 
 
-@dataclass
-class _Direction:
-    """One layer-direction's forward values, in its own processing order."""
+# ---------------------------------------------------------------- cells
 
-    x: np.ndarray  # [T, in]
-    h: np.ndarray  # [T, H]
-    gates: dict[str, np.ndarray]
-    c: np.ndarray | None
-    coef: np.ndarray  # local derivatives the backward recurrence multiplies by
-    w_ih: np.ndarray
-    w_hh: np.ndarray
-    aux: dict = field(default_factory=dict)
+
+class Cell:
+    """One layer-direction of one sequence: its cached forward values and its BPTT.
+
+    Built from that layer-direction's weights as numpy arrays in the trace's dtype,
+    laid out like torch's weight_ih_l[k] [G*H, in], weight_hh_l[k] [G*H, H] and
+    bias_ih_l[k], bias_hh_l[k] [G*H] (zeros without bias): G gate blocks, in the
+    subclass's gate order. Arrays are in the direction's own processing order (a
+    backward direction's step 0 is x_{T-1}); h_{-1} = h0 and c_{-1} = c0.
+
+    forward(x [T, in], h [T, H] from torch's kernel, h0 [H], c0 [H] or None)
+    caches h, gates {name: [T, H]} for each of gate_names, c [T, H] (LSTM only,
+    else None) and the local derivatives that backward() multiplies by; it returns
+    the cell. backward(direct [T, H], dc_final [H] or None) runs last step first:
+    direct is dL/dh_t from outside the recurrence (the head, the layer above, and
+    dL/dh_n at the last step), dc_final is dL/dc_n. It returns the total dL/dh_t
+    [T, H], dL/dx_t [T, in], dL/dh0 [H] and dL/dc0 [H] (None but for the LSTM).
+    """
+
+    gate_names: tuple[str, ...] = ()
+    c: np.ndarray | None = None
+
+    def __init__(self, weights: tuple[np.ndarray, ...], nonlinearity: str = "tanh"):
+        self.w_ih, self.w_hh, self.b_ih, self.b_hh = weights
+        self.nonlinearity = nonlinearity
+
+    def _products(self, x, h, h0):
+        """h_{t-1}, W_ih x_t + b_ih and W_hh h_{t-1} + b_hh for every step, one product each."""
+        h_prev = np.concatenate([h0[None], h[:-1]])
+        return h_prev, x @ self.w_ih.T + self.b_ih, h_prev @ self.w_hh.T + self.b_hh
+
+
+class ElmanCell(Cell):
+    """Elman RNN ("rnn"; also "esn", whose reservoir runs the same equations).
+
+        preact_t = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh        (G = 1)
+        h_t = tanh(preact_t)                                    (or relu)
+
+    Caches, besides h:
+
+        gates["preact"]  [T, H]   preact_t
+        coef             [T, H]   dh_t/dpreact_t: 1 - h_t^2 (tanh) or [preact_t > 0] (relu)
+
+    Backward, with dL/dh_T = 0:
+
+        dL/dh_t = direct_t + (dL/dh_{t+1} * coef_{t+1}) @ W_hh
+        dL/dx_t = (dL/dh_t * coef_t) @ W_ih
+    """
+
+    gate_names = ("preact",)
+
+    def forward(self, x, h, h0, c0=None) -> ElmanCell:
+        _, gi, gh = self._products(x, h, h0)
+        pre = gi + gh
+        self.h, self.gates = h, {"preact": pre}
+        self.coef = (1 - h * h) if self.nonlinearity == "tanh" else (pre > 0).astype(h.dtype)
+        return self
+
+    def backward(self, direct, dc_final=None):
+        coef, w_hh = self.coef, self.w_hh
+        grad_h, carry = np.empty_like(self.h), np.zeros(self.h.shape[1], self.h.dtype)
+        for t in range(len(grad_h) - 1, -1, -1):
+            dh = direct[t] + carry
+            carry = (dh * coef[t]) @ w_hh
+            grad_h[t] = dh
+        return grad_h, (grad_h * coef) @ self.w_ih, carry, None
+
+
+class LSTMCell(Cell):
+    """LSTM. a_t = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh is [4H], in torch's
+    W_ii|W_if|W_ig|W_io row order (G = 4), split into a_i, a_f, a_g, a_o:
+
+        i, f, o = sigmoid(a_i), sigmoid(a_f), sigmoid(a_o),   g = tanh(a_g)
+        c_t = f * c_{t-1} + i * g,   h_t = o * tanh(c_t)
+
+    Caches, besides h:
+
+        gates["i"], ["f"], ["g"], ["o"]   each [T, H]
+        c         [T, H]    c_t
+        coef      [T, 4H]   i|f|g|o blocks of dc_t/da (the first three) and dh_t/da_o:
+                            coef[:, 0:H]   = g * i * (1 - i)          dc_t/da_i
+                            coef[:, H:2H]  = c_{t-1} * f * (1 - f)    dc_t/da_f
+                            coef[:, 2H:3H] = i * (1 - g^2)            dc_t/da_g
+                            coef[:, 3H:4H] = tanh(c_t) * o * (1 - o)  dh_t/da_o
+        dh_to_dc  [T, H]    dh_t/dc_t = o * (1 - tanh(c_t)^2)
+        f_next    [T, H]    dc_{t+1}/dc_t = f_{t+1}; ones at the last step
+
+    Backward, with dL/da_T = 0 and dL/dc_T = dc_final (or 0):
+
+        dL/dh_t = direct_t + dL/da_{t+1} @ W_hh
+        dL/dc_t = dL/dh_t * dh_to_dc_t + dL/dc_{t+1} * f_next_t
+        dL/da_t = [dL/dc_t, dL/dc_t, dL/dc_t, dL/dh_t] * coef_t      (i|f|g|o)
+        dL/dx_t = dL/da_t @ W_ih,   dL/dh_{-1} = dL/da_0 @ W_hh,   dL/dc_{-1} = dL/dc_0 * f_0
+    """
+
+    gate_names = ("i", "f", "g", "o")
+
+    def forward(self, x, h, h0, c0=None) -> LSTMCell:
+        hidden = h.shape[1]
+        _, gi, gh = self._products(x, h, h0)
+        pre = gi + gh
+        i, f = _sigmoid(pre[:, :hidden]), _sigmoid(pre[:, hidden : 2 * hidden])
+        g, o = np.tanh(pre[:, 2 * hidden : 3 * hidden]), _sigmoid(pre[:, 3 * hidden :])
+        c = np.empty_like(h)
+        state, ig = c0, i * g
+        for t in range(len(h)):  # c_t = f_t c_{t-1} + i_t g_t: elementwise, cheap
+            state = f[t] * state + ig[t]
+            c[t] = state
+        tc = np.tanh(c)
+        c_prev = np.concatenate([c0[None], c[:-1]])
+        self.h, self.c, self.gates = h, c, {"i": i, "f": f, "g": g, "o": o}
+        self.coef = np.concatenate([g * i * (1 - i), c_prev * f * (1 - f), i * (1 - g * g), tc * o * (1 - o)], 1)
+        self.dh_to_dc = o * (1 - tc * tc)
+        self.f_next = np.concatenate([f[1:], np.ones((1, hidden), f.dtype)])
+        return self
+
+    def backward(self, direct, dc_final=None):
+        coef, dh_to_dc, f_next, w_hh = self.coef, self.dh_to_dc, self.f_next, self.w_hh
+        (steps, hidden), dtype = self.h.shape, self.h.dtype
+        grad_h, d_gates = np.empty_like(self.h), np.empty((steps, 4 * hidden), dtype)
+        dc = np.zeros(hidden, dtype) if dc_final is None else dc_final.astype(dtype)
+        dg = np.zeros(4 * hidden, dtype)
+        for t in range(steps - 1, -1, -1):
+            dh = direct[t] + dg @ w_hh
+            dc = dh * dh_to_dc[t] + dc * f_next[t]
+            dg = np.concatenate((dc, dc, dc, dh)) * coef[t]
+            d_gates[t], grad_h[t] = dg, dh
+        return grad_h, d_gates @ self.w_ih, dg @ w_hh, dc * self.gates["f"][0]
+
+
+class GRUCell(Cell):
+    """GRU. gi_t = W_ih x_t + b_ih and gh_t = W_hh h_{t-1} + b_hh are [3H] each, in
+    torch's W_ir|W_iz|W_in (W_hr|W_hz|W_hn) row order (G = 3):
+
+        r = sigmoid(gi_r + gh_r),   z = sigmoid(gi_z + gh_z)
+        n = tanh(gi_n + r * gh_n),  h_t = (1 - z) * n + z * h_{t-1}
+
+    Caches, besides h (with dn = (1 - z) * (1 - n^2) = dh_t/d(gi_n)):
+
+        gates["r"], ["z"], ["n"]   each [T, H]
+        coef_i   [T, 3H]   r|z|n blocks of dh_t/d(gi_t):
+                           coef_i[:, 0:H]   = dn * gh_n * r * (1 - r)
+                           coef_i[:, H:2H]  = (h_{t-1} - n) * z * (1 - z)
+                           coef_i[:, 2H:3H] = dn
+        coef_h   [T, 3H]   the same for dh_t/d(gh_t): coef_i but coef_h[:, 2H:3H] = dn * r
+
+    Backward, with dL/dh_T = 0 and [v]*3 = v|v|v:
+
+        dL/dh_t = direct_t + dL/dh_{t+1} * z_{t+1} + ([dL/dh_{t+1}]*3 * coef_h_{t+1}) @ W_hh
+        dL/dx_t = ([dL/dh_t]*3 * coef_i_t) @ W_ih
+    """
+
+    gate_names = ("r", "z", "n")
+
+    def forward(self, x, h, h0, c0=None) -> GRUCell:
+        hidden = h.shape[1]
+        h_prev, gi, gh = self._products(x, h, h0)
+        r = _sigmoid(gi[:, :hidden] + gh[:, :hidden])
+        z = _sigmoid(gi[:, hidden : 2 * hidden] + gh[:, hidden : 2 * hidden])
+        gh_n = gh[:, 2 * hidden :]
+        n = np.tanh(gi[:, 2 * hidden :] + r * gh_n)
+        dn = (1 - z) * (1 - n * n)  # dh_t -> pre-activation of n
+        self.h, self.gates = h, {"r": r, "z": z, "n": n}
+        self.coef_i = np.concatenate([dn * gh_n * r * (1 - r), (h_prev - n) * z * (1 - z), dn], 1)
+        self.coef_h = np.concatenate([self.coef_i[:, : 2 * hidden], dn * r], 1)
+        return self
+
+    def backward(self, direct, dc_final=None):
+        coef_h, z, w_hh = self.coef_h, self.gates["z"], self.w_hh
+        grad_h, carry = np.empty_like(self.h), np.zeros(self.h.shape[1], self.h.dtype)
+        for t in range(len(grad_h) - 1, -1, -1):
+            dh = direct[t] + carry
+            carry = dh * z[t] + (np.concatenate((dh, dh, dh)) * coef_h[t]) @ w_hh
+            grad_h[t] = dh
+        return grad_h, (np.tile(grad_h, 3) * self.coef_i) @ self.w_ih, carry, None
+
+
+CELLS: dict[str, type[Cell]] = {"rnn": ElmanCell, "esn": ElmanCell, "lstm": LSTMCell, "gru": GRUCell}
+
+
+# ---------------------------------------------------------------- stack
 
 
 @dataclass
@@ -112,7 +235,7 @@ class _Stack:
     layers: int
     directions: int
     hidden: int
-    cells: list[list[_Direction]]  # [layer][direction]
+    cells: list[list[Cell]]  # [layer][direction]
     out: np.ndarray  # [T, D*H] top layer output, time order
     h_n: torch.Tensor  # [L*D, H]
     c_n: torch.Tensor | None
@@ -137,59 +260,15 @@ def _weights(core: nn.RNNBase, layer: int, direction: int, dtype) -> tuple[np.nd
 def _fused_layer(core: nn.RNNBase, layer: int) -> nn.RNNBase:
     """A one-layer copy of `core`'s layer, so torch's kernel gives its outputs."""
     directions = 2 if core.bidirectional else 1
-    kwargs = dict(
-        input_size=core.input_size if layer == 0 else core.hidden_size * directions,
-        hidden_size=core.hidden_size,
-        bias=core.bias,
-        bidirectional=core.bidirectional,
-    )
+    kwargs = dict(input_size=core.input_size if layer == 0 else core.hidden_size * directions,
+                  hidden_size=core.hidden_size, bias=core.bias, bidirectional=core.bidirectional)
     if core.mode.startswith("RNN"):
         kwargs["nonlinearity"] = core.nonlinearity
-    ref = core.weight_hh_l0
-    single = type(core)(dtype=ref.dtype, **kwargs)
+    single = type(core)(dtype=core.weight_hh_l0.dtype, **kwargs)
     with torch.no_grad():
         for name, param in single.named_parameters():
             param.copy_(getattr(core, name.replace("_l0", f"_l{layer}")).detach().cpu())
     return single
-
-
-def _sigmoid(a: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * a))  # no overflow for large |a|
-
-
-def _direction_forward(arch, nonlinearity, x, h, h0, c0, weights) -> _Direction:
-    w_ih, w_hh, b_ih, b_hh = weights
-    hidden = w_hh.shape[1]
-    h_prev = np.concatenate([h0[None], h[:-1]])
-    gi = x @ w_ih.T + b_ih  # every step's input contribution in one product
-    gh = h_prev @ w_hh.T + b_hh
-    if arch == "lstm":
-        pre = gi + gh
-        i, f = _sigmoid(pre[:, :hidden]), _sigmoid(pre[:, hidden : 2 * hidden])
-        g, o = np.tanh(pre[:, 2 * hidden : 3 * hidden]), _sigmoid(pre[:, 3 * hidden :])
-        c = np.empty_like(h)
-        state, ig = c0, i * g
-        for t in range(len(h)):  # c_t = f_t c_{t-1} + i_t g_t: elementwise, cheap
-            state = f[t] * state + ig[t]
-            c[t] = state
-        tc = np.tanh(c)
-        c_prev = np.concatenate([c0[None], c[:-1]])
-        coef = np.concatenate([g * i * (1 - i), c_prev * f * (1 - f), i * (1 - g * g), tc * o * (1 - o)], 1)
-        f_next = np.concatenate([f[1:], np.ones((1, hidden), f.dtype)])
-        aux = {"dh_to_dc": o * (1 - tc * tc), "f_next": f_next, "f0": f[0]}
-        return _Direction(x, h, {"i": i, "f": f, "g": g, "o": o}, c, coef, w_ih, w_hh, aux)
-    if arch == "gru":
-        r = _sigmoid(gi[:, :hidden] + gh[:, :hidden])
-        z = _sigmoid(gi[:, hidden : 2 * hidden] + gh[:, hidden : 2 * hidden])
-        gh_n = gh[:, 2 * hidden :]
-        n = np.tanh(gi[:, 2 * hidden :] + r * gh_n)
-        dn = (1 - z) * (1 - n * n)  # dh_t -> pre-activation of n
-        coef_i = np.concatenate([dn * gh_n * r * (1 - r), (h_prev - n) * z * (1 - z), dn], 1)
-        coef_h = np.concatenate([coef_i[:, : 2 * hidden], dn * r], 1)
-        return _Direction(x, h, {"r": r, "z": z, "n": n}, None, coef_h, w_ih, w_hh, {"coef_i": coef_i, "z": z})
-    pre = gi + gh
-    slope = (1 - h * h) if nonlinearity == "tanh" else (pre > 0).astype(h.dtype)
-    return _Direction(x, h, {"preact": pre}, None, slope, w_ih, w_hh)
 
 
 def _forward_stack(core: nn.RNNBase, x: torch.Tensor, h0=None, c0=None) -> _Stack:
@@ -221,56 +300,14 @@ def _forward_stack(core: nn.RNNBase, x: torch.Tensor, h0=None, c0=None) -> _Stac
                 c0_d = c0[layer * directions + d].numpy().astype(dtype) if arch == "lstm" else None
                 h0_d = h0[layer * directions + d].numpy().astype(dtype)
                 weights = _weights(core, layer, d, dtype)
-                row.append(_direction_forward(arch, getattr(core, "nonlinearity", "tanh"), x_np[order], h_d, h0_d, c0_d, weights))
+                cell = CELLS[arch](weights, getattr(core, "nonlinearity", "tanh"))
+                row.append(cell.forward(x_np[order], h_d, h0_d, c0_d))
             cells.append(row)
             layer_in = out
     return _Stack(
         arch, layers, directions, hidden, cells, layer_in.numpy().astype(dtype),
         torch.cat(h_n), torch.cat(c_n) if c_n else None,
     )
-
-
-# ---------------------------------------------------------------- backward
-
-
-def _direction_backward(arch: str, cell: _Direction, direct: np.ndarray, dh_final, dc_final):
-    """Backpropagate through one layer-direction, last step first.
-
-    direct: [T, H] dL/dh_t from outside this recurrence (the head, the layer
-    above); dh_final/dc_final: dL/d(final state), e.g. from a decoder.
-    Returns the total dL/dh_t [T, H], dL/dx_t [T, in] and dL/d(initial state).
-    """
-    steps, hidden = cell.h.shape
-    direct = direct.copy()
-    if dh_final is not None:
-        direct[-1] += dh_final
-    w_hh, grad_h = cell.w_hh, np.empty_like(cell.h)
-    dc0 = None
-    if arch == "lstm":
-        dh_to_dc, f_next = cell.aux["dh_to_dc"], cell.aux["f_next"]
-        d_gates = np.empty((steps, 4 * hidden), cell.h.dtype)
-        dc = np.zeros(hidden, cell.h.dtype) if dc_final is None else dc_final.astype(cell.h.dtype)
-        dg = np.zeros(4 * hidden, cell.h.dtype)
-        for t in range(steps - 1, -1, -1):
-            dh = direct[t] + dg @ w_hh
-            dc = dh * dh_to_dc[t] + dc * f_next[t]
-            dg = np.concatenate((dc, dc, dc, dh)) * cell.coef[t]
-            d_gates[t], grad_h[t] = dg, dh
-        dh0, dc0 = dg @ w_hh, dc * cell.aux["f0"]
-        return grad_h, d_gates @ cell.w_ih, dh0, dc0
-    if arch == "gru":
-        z, carry = cell.aux["z"], np.zeros(hidden, cell.h.dtype)
-        for t in range(steps - 1, -1, -1):
-            dh = direct[t] + carry
-            carry = dh * z[t] + (np.concatenate((dh, dh, dh)) * cell.coef[t]) @ w_hh
-            grad_h[t] = dh
-        return grad_h, (np.tile(grad_h, 3) * cell.aux["coef_i"]) @ cell.w_ih, carry, None
-    carry = np.zeros(hidden, cell.h.dtype)
-    for t in range(steps - 1, -1, -1):
-        dh = direct[t] + carry
-        carry = (dh * cell.coef[t]) @ w_hh
-        grad_h[t] = dh
-    return grad_h, (grad_h * cell.coef) @ cell.w_ih, carry, None
 
 
 def _backward_stack(stack: _Stack, d_out: np.ndarray, dh_n=None, dc_n=None):
@@ -286,10 +323,10 @@ def _backward_stack(stack: _Stack, d_out: np.ndarray, dh_n=None, dc_n=None):
         for d in range(directions):
             k = layer * directions + d
             order = slice(None, None, -1) if d else slice(None)
-            direct = d_above[order, d * hidden : (d + 1) * hidden]
-            extra_h = None if dh_n is None else dh_n[k]
-            extra_c = None if dc_n is None else dc_n[k]
-            g_h, g_x, g_h0, g_c0 = _direction_backward(stack.arch, stack.cells[layer][d], direct, extra_h, extra_c)
+            direct = d_above[order, d * hidden : (d + 1) * hidden].copy()
+            if dh_n is not None:  # dL/dh_n from outside, e.g. a decoder
+                direct[-1] += dh_n[k]
+            g_h, g_x, g_h0, g_c0 = stack.cells[layer][d].backward(direct, None if dc_n is None else dc_n[k])
             grad_h[:, k] = g_h[order]
             d_in = d_in + g_x[order]
             dh0[k] = g_h0
@@ -313,7 +350,7 @@ def _collect(stack: _Stack, name: str) -> np.ndarray:
 
 
 def _states(stack: _Stack, arch: str):
-    gates = {name: _collect(stack, name) for name in GATE_NAMES[arch]}
+    gates = {name: _collect(stack, name) for name in CELLS[arch].gate_names}
     c = _collect(stack, "c") if stack.arch == "lstm" else None
     return _collect(stack, "h"), c, gates
 
@@ -400,7 +437,7 @@ def trace_sequence(model: SequenceModel, x: torch.Tensor, y: torch.Tensor, dec_i
         gates = {k: np.concatenate([v, gates2[k]]) for k, v in gates.items()}
 
     outputs = per_step.numpy()
-    if kind in tasks.CLASSIFYING:
+    if kind in CLASSIFYING:
         outputs = torch.softmax(per_step, -1).numpy()
     elif outputs.ndim == 1:
         outputs = outputs[:, None]

@@ -2,16 +2,8 @@
 
 A generator turns a scenario's `[data]` table into a `TaskData`: tensors for a
 train and a validation split plus everything needed to read them (vocabulary,
-class names). The task kind decides the target layout and the loss:
-
-| kind        | x                     | y                  | loss, scored where             |
-|-------------|-----------------------|--------------------|--------------------------------|
-| next_token  | [N, T] int64 tokens   | [N, T] int64       | cross-entropy, every step      |
-| tag         | [N, T] int64 or float | [N, T] int64       | cross-entropy, steps y != -100 |
-| forecast    | [N, T, F] float32     | [N, T] float32     | MSE, every step                |
-| classify    | [N, T] int64 or float | [N] int64          | cross-entropy, last step       |
-| regress     | [N, T, F] float32     | [N] float32        | MSE, last step                 |
-| seq2seq     | [N, T] int64 (source) | [N, T'] int64      | cross-entropy, decoder steps   |
+class names). The task kind decides the target layout and the loss: see the
+table in core/kinds.py.
 
 For seq2seq the decoder reads the target shifted right behind a start token
 (teacher forcing): `dec_in[:, 0] = start_token`, `dec_in[:, 1:] = y[:, :-1]`.
@@ -22,9 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import torch
+import torch.nn.functional as F
 
-TASK_KINDS = ("next_token", "tag", "forecast", "classify", "regress", "seq2seq")
-IGNORE_INDEX = -100  # targets with this value are not scored (torch's default)
+from rnn_tui.core.kinds import IGNORE_INDEX
+from rnn_tui.errors import UserError
 
 
 @dataclass
@@ -66,8 +59,6 @@ class TaskData:
 
     def encode_text(self, text: str) -> torch.Tensor:
         """Token ids of `text` (characters, or words when joiner is a space)."""
-        from rnn_tui.errors import UserError
-
         if self.vocab is None:
             raise UserError("--input-text: this scenario reads numbers, not text")
         index = {s: i for i, s in enumerate(self.vocab)}
@@ -81,3 +72,25 @@ class TaskData:
         if not pieces:
             raise UserError("--input-text: empty; expected at least one token")
         return torch.tensor([index[p] for p in pieces], dtype=torch.long)
+
+
+def baseline(data: TaskData) -> dict[str, float | str]:
+    """The validation loss of the naive predictor, named, on the same split.
+
+    last value for forecasting, the mean for regression, class frequencies (the
+    unigram model for text; the majority class for accuracy) for the rest.
+    """
+    kind, train, val = data.kind, data.train, data.val
+    if kind == "forecast":
+        last = val.x[..., 0]  # tomorrow is like today
+        return {"name": "last value", "val_loss": float(F.mse_loss(last, val.y))}
+    if kind == "regress":
+        mean = train.y.float().mean()
+        return {"name": "training mean", "val_loss": float(F.mse_loss(mean.expand_as(val.y), val.y))}
+    counts = torch.bincount(train.y[train.y != IGNORE_INDEX].reshape(-1), minlength=data.output_size)
+    prior = (counts.double() + 1.0) / (counts.sum() + data.output_size)  # add-one: no log(0)
+    scored = val.y[val.y != IGNORE_INDEX]
+    loss = float(-prior.log()[scored].mean())
+    name = "unigram frequencies" if kind == "next_token" else "class frequencies"
+    accuracy = float((scored == int(counts.argmax())).double().mean())
+    return {"name": name, "val_loss": loss, "accuracy": accuracy}

@@ -20,7 +20,8 @@ import numpy as np
 
 import rnn_tui
 from rnn_tui.core.config import ModelConfig, TrainConfig, from_dict
-from rnn_tui.data.base import TASK_KINDS, TaskData
+from rnn_tui.core.kinds import CLASSIFYING, TASK_KINDS
+from rnn_tui.data.base import TaskData
 from rnn_tui.data.generators import GENERATORS
 from rnn_tui.data.generators.text import read_corpus
 from rnn_tui.errors import UserError
@@ -32,7 +33,6 @@ except ModuleNotFoundError:  # Python 3.10
 
 METRICS = ("val_loss", "accuracy", "f1")
 # Tasks whose outputs are classes, where accuracy and F1 mean something.
-CLASS_TASKS = ("next_token", "tag", "classify", "seq2seq")
 DEFAULT_SCENARIO = "text"
 
 _TOP = {"name": str, "title": str, "description": str, "task": str,
@@ -64,7 +64,7 @@ class Scenario:
     title: str
     description: str  # a few plain sentences a student can read
     path: Path | None  # the TOML file it came from; None when made from --text / --csv
-    task: str  # one of data.base.TASK_KINDS
+    task: str  # one of core.kinds.TASK_KINDS
     data: dict  # {"generator": str, ...that generator's fields, defaults filled in}
     model: ModelConfig
     train: TrainConfig
@@ -223,7 +223,7 @@ def _parse_solved(table: dict, task: str, where: str) -> Solved:
     metric = table["metric"]
     if metric not in METRICS:
         raise UserError(f"{where}unknown metric {metric!r}; expected one of {', '.join(METRICS)}")
-    if metric != "val_loss" and task not in CLASS_TASKS:
+    if metric != "val_loss" and task not in CLASSIFYING:
         raise UserError(
             f"{where}metric {metric!r} needs class outputs, and a {task} task has none; "
             "expected metric = \"val_loss\""

@@ -1,25 +1,39 @@
-"""`rnn-tui train`: the training loop with a progress bar, or JSON lines for scripts."""
+"""`rnn-tui train`: one Run trained headless, with a progress bar or JSON lines for scripts.
+
+It drives the same `Run` as the app's trainer process, so the evaluation schedule, the
+solved check, divergence handling, periodic checkpoints, the run folder and checkpoint
+loading exist once. Ctrl-C, SIGTERM and SIGHUP stop it between steps; what was trained is
+saved first and the line says where.
+"""
 
 from __future__ import annotations
 
 import json
 import math
+import signal
+import sys
 import time
+from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from rnn_tui.core import checkpoint
 from rnn_tui.core.generate import sample_text
 from rnn_tui.data.scenario import Scenario
-from rnn_tui.training.loop import Trainer
-from rnn_tui.training.runs import checkpoint_meta, clean
+from rnn_tui.errors import UserError
+from rnn_tui.training.protocol import TrainerError
+from rnn_tui.training.run import Run
+from rnn_tui.training.run_folder import clean
+
+END_SIGNALS = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}  # exit status 128 + signal
 
 
-def run(trainer: Trainer, scenario: Scenario, source: dict, save: str | None, as_json: bool) -> int:
-    steps, every = trainer.train_config.steps, trainer.train_config.eval_every
+def run(run: Run, save: str | None, as_json: bool) -> int:
+    """Train `run` for its budget (its train config's steps, from where it starts)."""
+    trainer, scenario = run.trainer, run.scenario
+    steps = trainer.train_config.steps
     solved, metric = scenario.solved, scenario.solved.metric
-    start, first_solved, row = time.perf_counter(), None, {}
+    start, row, seen = time.perf_counter(), {}, len(trainer.history)
     err = Console(stderr=True)
     progress = None
     if not as_json:
@@ -29,38 +43,69 @@ def run(trainer: Trainer, scenario: Scenario, source: dict, save: str | None, as
         )
         progress.start()
         task = progress.add_task(f"{scenario.name} · {trainer.model_config.arch}", total=steps, status="")
+    caught: list[int] = []
+    previous = {sig: signal.signal(sig, lambda signum, frame: caught.append(signum)) for sig in END_SIGNALS}
+    first_step = trainer.step
     try:
-        first_step = trainer.step
-        while trainer.step - first_step < steps and not trainer.diverged:
-            trainer.train_step()
-            done = trainer.step - first_step
-            if trainer.diverged or done % every == 0 or done == steps:
-                row = trainer.evaluate()
+        run.resume()
+        while run.running and not caught:
+            run.train_one()
+            if len(trainer.history) > seen:
+                seen, row = len(trainer.history), dict(trainer.history[-1])
                 row["elapsed_s"] = time.perf_counter() - start
-                if first_solved is None and solved.met(row.get(metric, math.nan)):
-                    first_solved = row["step"]
                 if as_json:
                     print(json.dumps(clean(row)), flush=True)
                 else:
-                    progress.update(task, completed=done, status=_status(row, metric))
+                    progress.update(task, completed=trainer.step - first_step, status=_status(row, metric))
     finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         if progress is not None:
             progress.stop()
     elapsed = time.perf_counter() - start
-    final = _final(trainer, scenario, row, first_solved, elapsed, steps)
-    if trainer.data.kind == "next_token" and not trainer.diverged:
+    trained = trainer.step - first_step
+    final = _final(trainer, scenario, row, run.solved_at, elapsed, trained)
+    if trainer.data.kind == "next_token" and not trainer.diverged and not caught:
         final["sample"] = sample_from(trainer.model, trainer.data, scenario.sample, trainer.train_config.seed)
-    if save:
-        checkpoint.save(save, trainer.model, checkpoint_meta(trainer, scenario.name, source))
-        final["saved"] = save
+    final.update(_keep(run, save, err))
+    if caught:
+        final["interrupted"] = signal.Signals(caught[0]).name
     if as_json:
         print(json.dumps(clean(final)), flush=True)
     else:
         _summary(err, final, scenario)
+    if caught:
+        return END_SIGNALS[caught[0]]
     return 1 if trainer.diverged else 0
 
 
+def _keep(run: Run, save: str | None, err: Console) -> dict:
+    """The run folder's checkpoint, and --save's. A diverged run never writes over an
+    existing --save file: the file may hold better weights than the restored ones."""
+    out = {}
+    if run.folder is not None:
+        out["run_folder"] = str(run.folder.where)
+        try:
+            out["checkpoint"] = run.keep() or run.saved
+        except UserError as error:
+            err.print(f"rnn-tui: {error}", markup=False, highlight=False)
+    if save:
+        if run.trainer.diverged and Path(save).exists():
+            out["not_saved"] = (f"{save} kept as it was: training diverged, and the restored weights "
+                                f"(step {run.trainer.weights_step}) are in the run folder")
+        else:
+            out["saved"] = run.save(save)
+    return out
+
+
+def check_events(message) -> None:
+    """What a headless Run says: errors go to stderr; notices are in the summary already."""
+    if isinstance(message, TrainerError):
+        print(f"rnn-tui: {message.reason}", file=sys.stderr)
+
+
 def _final(trainer, scenario, row, first_solved, elapsed, steps) -> dict:
+    row = row or (trainer.history[-1] if trainer.history else {})
     data, cfg = trainer.data, trainer.model_config
     metric = scenario.solved.metric
     final = {
@@ -126,5 +171,11 @@ def _summary(console: Console, final: dict, scenario: Scenario) -> None:
     if "sample" in final:
         console.print(f"sample at temperature {scenario.sample.get('temperature', 0.8)}:")
         console.print(final["sample"], markup=False, highlight=False)
-    if "saved" in final:
-        console.print(f"checkpoint: {final['saved']}")
+    if "interrupted" in final:
+        console.print(f"[yellow]interrupted[/] ({final['interrupted']}) at step {final['step']}")
+    # Paths whole, never wrapped: people copy them, scripts read them.
+    for key, label in (("checkpoint", "checkpoint"), ("saved", "saved"), ("run_folder", "run folder")):
+        if final.get(key):
+            console.print(f"{label}: {final[key]}", markup=False, highlight=False, soft_wrap=True)
+    if "not_saved" in final:
+        console.print(final["not_saved"], markup=False, highlight=False, soft_wrap=True)

@@ -1,109 +1,187 @@
-"""The messages between the app and its training process: plain, picklable dataclasses.
+"""The messages between the app and its training process: small, picklable dataclasses.
 
-Commands go in; snapshots, errors and notices come out. Tensors cross the boundary
-only as CPU state_dicts, and travel as numpy arrays (pickling a torch tensor goes
-through torch.save per storage and costs ~15x more, on the UI's side too).
+No torch here: the app's process imports this module and never loads torch.
 
-Commands (`Command(name, args)`; `args` may name `run=` to reach one run of a compare):
+Commands go to the trainer; each may name `run=` to reach one run of a comparison
+(None: every run). The trainer answers with events. The app dispatches on the
+event's type (`match`), the trainer on the command's.
 
-    start, resume        train (resume after a divergence starts a fresh optimizer on the
-                         restored weights; resume at the step budget adds another budget)
-    pause                stop stepping; weights and optimizer state stay
-    step                 one optimizer step (pausing first if running)
-    reset                fresh weights from the seed, same data and settings; a new run folder
-    set                  lr, clip, optimizer, momentum, weight_decay, batch_size, steps,
-                         eval_every, dropout (any of them, e.g. set(lr=1e-3, clip=0))
-    switch               source={...} (a data.source.Source dict, or a scenario's name),
-                         arch=, hidden=, layers=, ... (ModelConfig fields), train={...}:
-                         rebuilds the data and the model; with a new source, the
-                         scenario's own model and train settings are the starting point
-    save                 path= (optional; default <run folder>/step-<N>.pt; in compare
-                         mode each run writes <path stem>-<arch>.<ext>)
-    load                 path=: a checkpoint of the same arch and size (else refused); in
-                         compare mode it goes to the run of the checkpoint's arch
-    watch                sample=, epoch= (optional): trace this validation sample with the
-                         newest weights, now and again when they change (at most once a
-                         second while training); traces arrive as TraceReady on their own
-                         latest-wins pipe, carrying the epoch of the watch they answer
-    generate             temperature= (optional; default the scenario's): sample text from a
-                         next-token model; it arrives as Generated
-    stop                 save if save_on_quit, then the process ends
+Who owns what: the trainer's process owns the data, the weights, the optimizer,
+checkpoints and run folders, and computes traces and text. The app learns what it
+must label things with from `RunInfo`, sent after every build, switch, reset or
+load; `Snapshot`s carry metrics only.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
-import torch
-
-from rnn_tui.core.trace import Trace
+from rnn_tui.core.trace_file import Trace
 
 STATUSES = ("running", "paused", "stopped", "diverged")
-COMMANDS = ("start", "pause", "resume", "step", "reset", "set", "switch", "save", "load", "watch", "generate",
-            "stop")
 
 
-@dataclass(repr=False)
+# ------------------------------------------------------------------ commands
+
+
+@dataclass
+class Start:
+    """Train. After a divergence: a fresh optimizer on the restored weights. At the step
+    budget: another budget."""
+
+    run: str | None = None
+
+
+@dataclass
+class Pause:
+    """Stop stepping; weights and optimizer state stay."""
+
+    run: str | None = None
+
+
+@dataclass
+class Step:
+    """One optimizer step (pausing first if running)."""
+
+    run: str | None = None
+
+
+@dataclass
+class Reset:
+    """Fresh weights from the seed, same data and settings; a new run folder. The trained
+    weights are saved first (when the run keeps a folder), so no key loses work."""
+
+    run: str | None = None
+
+
+@dataclass
+class Set:
+    """Change training settings between steps: lr, clip, optimizer, momentum, weight_decay,
+    batch_size, steps, eval_every, dropout."""
+
+    changes: dict
+    run: str | None = None
+
+
+@dataclass
+class Switch:
+    """Rebuild data and model. `source`: a data.source.Source dict (or a scenario's name);
+    with a new source the scenario's own settings are the starting point. `model`/`train`:
+    fields on top. The trained weights are saved first."""
+
+    source: dict | str | None = None
+    model: dict = field(default_factory=dict)
+    train: dict = field(default_factory=dict)
+    run: str | None = None
+
+
+@dataclass
+class Save:
+    """A checkpoint: at `path`, or <run folder>/step-<N>.pt. In compare mode a path gets
+    the arch before its extension."""
+
+    path: str | None = None
+    run: str | None = None
+
+
+@dataclass
+class Load:
+    """A checkpoint of the same arch and size; in compare mode it goes to the run of its arch."""
+
+    path: str
+    run: str | None = None
+
+
+@dataclass
+class Watch:
+    """Trace validation sample `sample` with the newest weights, now and again whenever they
+    change (at most once a second while training)."""
+
+    sample: int = 0
+    run: str | None = None
+
+
+@dataclass
+class Generate:
+    """Sample text (next-token scenarios); it arrives as Generated."""
+
+    temperature: float | None = None
+    run: str | None = None
+
+
+@dataclass
+class Stop:
+    """Save what was trained since the last save (unless told not to), then end."""
+
+    run: str | None = None
+
+
+Command = Start | Pause | Step | Reset | Set | Switch | Save | Load | Watch | Generate | Stop
+COMMANDS = (Start, Pause, Step, Reset, Set, Switch, Save, Load, Watch, Generate, Stop)
+
+
+# ------------------------------------------------------------------ events
+
+
+@dataclass
+class RunInfo:
+    """What a run is: everything the screen needs to label it. Sent after every build,
+    switch, reset and load. `uid` is new each time: traces carry the uid of the run that
+    made them, and one made before a switch is never shown as the new run's."""
+
+    run: str  # the run's label: its arch in compare mode, else "main"
+    uid: int
+    scenario: str
+    title: str
+    kind: str  # a core.kinds task kind
+    model: dict  # ModelConfig fields
+    train: dict  # TrainConfig fields at the start
+    source: dict  # data.source.Source fields: what a restarted trainer rebuilds from
+    vocab: list[str] | None
+    class_names: list[str] | None
+    joiner: str  # between tokens when shown: "" for characters, " " for words
+    val_samples: int
+    seq_len: int
+    parameters: int
+    baseline: dict  # {"name", "val_loss"[, "accuracy"]}: the naive predictor
+    goal: dict  # {"metric", "direction", "goal"}
+    folder: str | None  # the run folder (made at its first write)
+    step: int  # where the weights start (0, or a checkpoint's step)
+    checkpoint: str | None  # the file the weights were loaded from, if they were
+
+    @property
+    def goal_text(self) -> str:
+        return f"{self.goal['metric']} {self.goal['direction']} {self.goal['goal']:g}"
+
+
+@dataclass
 class Snapshot:
-    """What one run looks like now. `weights` load into a SequenceModel built from `model`."""
+    """How a run is doing now: metrics only."""
 
-    run: str  # the run's label: its arch in compare mode
+    run: str
+    uid: int
     step: int
     status: str  # one of STATUSES
     metrics: dict  # the last evaluation row ({} before the first)
-    history: list[dict]  # evaluation rows so far (thinned evenly past HISTORY_LIMIT)
-    grad_norms: list[float]  # recent pre-clip gradient norms, oldest first, <= 500
-    weights: dict[str, torch.Tensor]  # model.state_dict(), CPU
-    model: dict  # ModelConfig fields
-    train: dict  # TrainConfig fields, as they are now (after any `set`)
-    source: dict  # data.source.Source fields: Source.from_dict(s).load() gives the scenario
+    history: list[dict]  # evaluation rows so far (thinned evenly past a limit)
+    grad_norms: list[float]  # recent pre-clip gradient norms, oldest first
+    train: dict  # TrainConfig fields as they are now (after any Set)
     solved: bool  # the last evaluation met the scenario's goal
     diverged: dict | None  # {"step", "reason", "restored_step"} while diverged
     seq_per_s: float  # sequences trained per second of wall time while running
-
-    def __repr__(self) -> str:  # the weights and history would fill a screen
-        return (f"Snapshot(run={self.run!r}, step={self.step}, status={self.status!r}, "
-                f"val_loss={self.metrics.get('val_loss')}, solved={self.solved}, "
-                f"diverged={self.diverged}, seq_per_s={self.seq_per_s:.0f})")
-
-    def __getstate__(self) -> dict:
-        state = dict(self.__dict__)
-        state["weights"] = {k: v.detach().cpu().numpy() for k, v in self.weights.items()}
-        return state
-
-    def __setstate__(self, state: dict) -> None:
-        state = dict(state)
-        state["weights"] = {k: torch.from_numpy(np.asarray(v)) for k, v in state["weights"].items()}
-        self.__dict__.update(state)
-
-
-@dataclass
-class TrainerError:
-    """Something went wrong in a run; `reason` is one line a person can act on."""
-
-    run: str
-    reason: str
-
-
-@dataclass
-class Notice:
-    """Something worth a line in the app's log, e.g. "saved runs/sine-lstm-.../step-1200.pt"."""
-
-    run: str
-    text: str
+    saved: str | None  # the newest checkpoint written, if any
+    saved_step: int | None
 
 
 @dataclass
 class TraceReady:
-    """The watched sample traced with a run's weights at `step`: computed in the trainer's
-    process, so the app's event loop never shares its interpreter with torch work."""
+    """The watched sample traced with a run's weights. `trace.meta` says the scenario,
+    arch, step and sample; `uid` and `version` say which weights."""
 
     run: str
-    step: int
+    uid: int
+    version: int  # grows with every change of the run's weights
     sample: int  # index into the validation split
-    epoch: int  # the watch's epoch: the app drops traces from before its last switch
-    serial: tuple[int, int]  # (the tracing host's random token, its trace count): unique per trace
     trace: Trace
 
 
@@ -118,9 +196,46 @@ class Generated:
 
 
 @dataclass
-class Command:
-    name: str  # one of COMMANDS
-    args: dict = field(default_factory=dict)
+class Notice:
+    """Worth a line on screen, e.g. "saved runs/sine-lstm-.../step-1200.pt"."""
+
+    run: str
+    text: str
 
 
-Message = Snapshot | TrainerError | Notice | TraceReady | Generated
+@dataclass
+class Saved:
+    """A checkpoint was written (by hand, periodically, before a reset or switch, on quit)."""
+
+    run: str
+    path: str
+    step: int
+    periodic: bool = False
+
+
+@dataclass
+class TrainerError:
+    """Something went wrong in a run; `reason` is one line a person can act on.
+    `unsaved`: training from here on cannot be saved (no writable run folder)."""
+
+    run: str
+    reason: str
+    unsaved: bool = False
+
+
+@dataclass
+class Fatal:
+    """The trainer could not start from what it was given (a bad option or file): the app
+    shows `reason` as its one line and exits with status 2."""
+
+    reason: str
+
+
+@dataclass
+class Catalog:
+    """The scenarios a user can pick: [{"name", "task", "title", "description", "ref"}]."""
+
+    scenarios: list[dict]
+
+
+Event = RunInfo | Snapshot | TraceReady | Generated | Saved | Notice | TrainerError | Fatal | Catalog

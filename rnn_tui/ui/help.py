@@ -8,6 +8,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Markdown
 
+EXTRA_KEYS = [("ctrl+p", "command palette: every action, lr, clipping, optimizer, hidden size, temperature, theme")]
+
 HELP = r"""
 # rnn-tui — what you are looking at
 
@@ -93,25 +95,21 @@ tames explosions; it cannot bring back a vanished gradient.
 
 ## Keys
 
-| key | action |
-|---|---|
-| ← → / h l | previous / next step |
-| Home / End | first / last step |
-| space, + / − | play / pause, faster / slower |
-| n / p | next / previous sample |
-| [ / ] | previous / next unit |
-| L | next layer / direction |
-| t | pause / resume training |
-| r | reset the weights |
-| a | cycle the architecture |
-| s | pick a scenario |
-| c | compare mode |
-| g | generate text |
-| e | export trace (.npz) and screenshot (.svg) |
-| ctrl+p | command palette: every action, lr, clipping, optimizer, hidden size, temperature, theme |
-| ? | this help |
-| q | quit (saves a checkpoint) |
+{keys}
 """
+
+
+def key_name(binding: Binding) -> str:
+    """How a person types the binding's keys: "←/h", "+", "L"."""
+    return binding.key_display or "/".join(binding.key.split(","))
+
+
+def key_table(bindings: list[Binding]) -> str:
+    """The keys as a Markdown table, from the bindings themselves (help and README share it)."""
+    rows = ["| key | action |", "|---|---|"]
+    rows += [f"| {key_name(b)} | {b.tooltip} |" for b in bindings]
+    rows += [f"| {key} | {text} |" for key, text in EXTRA_KEYS]
+    return "\n".join(rows)
 
 
 class HelpScreen(ModalScreen):
@@ -121,6 +119,10 @@ class HelpScreen(ModalScreen):
     HelpScreen > VerticalScroll { width: 90%; height: 90%; border: round $accent; background: $surface; }
     """
 
+    def __init__(self, bindings: list[Binding]) -> None:
+        super().__init__()
+        self.key_bindings = bindings
+
     def compose(self) -> ComposeResult:
         with VerticalScroll():
-            yield Markdown(HELP)
+            yield Markdown(HELP.replace("{keys}", key_table(self.key_bindings)))

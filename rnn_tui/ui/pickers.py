@@ -19,25 +19,24 @@ class ScenarioPicker(ModalScreen):
     ScenarioPicker #about { height: auto; max-height: 8; padding: 0 1; color: $text-muted; }
     """
 
-    def __init__(self, scenarios: list) -> None:
+    def __init__(self, scenarios: list[dict]) -> None:
+        """`scenarios`: the trainer's Catalog entries ({"name", "task", "title", "description", "ref"})."""
         super().__init__()
         self.scenarios = scenarios
 
     def compose(self) -> ComposeResult:
         with Vertical() as box:
             box.border_title = "Pick a scenario (enter) · escape cancels"
-            yield OptionList(*[Option(f"{s.name:<11} {s.task:<11} {s.title}", id=str(i))
+            yield OptionList(*[Option(f"{s['name']:<11} {s['task']:<11} {s['title']}", id=str(i))
                                for i, s in enumerate(self.scenarios)])
             yield Static("", id="about")
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         scenario = self.scenarios[int(event.option.id)]
-        self.query_one("#about", Static).update(" ".join(scenario.description.split()))
+        self.query_one("#about", Static).update(" ".join(scenario["description"].split()))
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        scenario = self.scenarios[int(event.option.id)]
-        path = str(scenario.path) if scenario.path is not None else scenario.name
-        self.dismiss({"scenario": path})
+        self.dismiss(self.scenarios[int(event.option.id)]["ref"])
 
     def action_dismiss_none(self) -> None:
         self.dismiss(None)

@@ -24,7 +24,7 @@ from rnn_tui.data.generators import (
 
 
 class Generator(NamedTuple):
-    task: str  # one of data.base.TASK_KINDS
+    task: str  # one of core.kinds.TASK_KINDS
     build: Callable[[dict, int], TaskData]
     check: Callable[[dict], dict]  # the [data] fields, validated, defaults filled in
 

@@ -8,18 +8,16 @@ pre-activation) are drawn through tanh and labelled so.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 
+from rnn_tui.core.trace_file import Trace
 from rnn_tui.ui import colors
-from rnn_tui.ui.widgets.lines import Line, LineWidget
+from rnn_tui.ui.widgets.lines import Line
+from rnn_tui.ui.widgets.panel import TracePanel
 
-if TYPE_CHECKING:  # torch loads in the background; the first frame must not wait
-    from rnn_tui.core.trace import Trace
 
 # name in the trace -> (label, range): "01" for sigmoid gates, "pm" for tanh-like values
 ROWS = {
@@ -40,23 +38,13 @@ def saturation(values: np.ndarray, kind: str) -> tuple[float, float]:
     return float(np.mean(values <= low + SATURATED)), float(np.mean(values >= 1.0 - SATURATED))
 
 
-class Gates(LineWidget):
+class Gates(TracePanel):
     DEFAULT_CSS = """
     Gates { height: auto; min-height: 4; }
     """
 
-    def __init__(self, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.trace: Trace | None = None
-        self.step = 0
-        self.track = 0
-        self.unit = 0
-        self.dark = True
-
-    def show(self, trace: Trace | None, step: int, track: int, unit: int, dark: bool = True) -> None:
-        reshaped = _shape(trace) != _shape(self.trace)
-        self.trace, self.step, self.track, self.unit, self.dark = trace, step, track, unit, dark
-        self.changed(layout=reshaped)
+    def reshaped(self, old: Trace | None, new: Trace | None) -> bool:
+        return _shape(old) != _shape(new)
 
     def _rows(self):
         tr = self.trace

@@ -8,17 +8,15 @@ fitted on log ||dL/dh_t|| before the last scored step.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import math
 
 import numpy as np
 from rich.text import Text
 
-from rnn_tui.ui.widgets.lines import Line, LineWidget
+from rnn_tui.core.trace_file import Trace
+from rnn_tui.ui.widgets.lines import Line
+from rnn_tui.ui.widgets.panel import TracePanel
 
-if TYPE_CHECKING:  # torch loads in the background; the first frame must not wait
-    from rnn_tui.core.trace import Trace
 
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
@@ -49,20 +47,10 @@ def window(steps: int, step: int, width: int) -> tuple[int, int]:
     return start, start + width
 
 
-class Gradients(LineWidget):
+class Gradients(TracePanel):
     DEFAULT_CSS = """
     Gradients { height: 1fr; min-height: 5; }
     """
-
-    def __init__(self, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.trace: Trace | None = None
-        self.step = 0
-        self.track = 0
-
-    def show(self, trace: Trace | None, step: int, track: int) -> None:
-        self.trace, self.step, self.track = trace, step, track
-        self.changed()
 
     def lines(self, width: int) -> list[Line]:
         tr = self.trace

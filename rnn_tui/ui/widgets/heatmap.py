@@ -17,6 +17,7 @@ from textual.reactive import reactive, var
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from rnn_tui.core.trace_file import Trace
 from rnn_tui.ui import colors
 
 GUTTER = 5  # "u123▕" unit labels
@@ -28,6 +29,8 @@ class Heatmap(ScrollView, can_focus=False):
     Heatmap { height: 1fr; scrollbar-size: 1 1; }
     """
 
+    trace: var[Trace | None] = var(None, init=False)  # bound to the screen's: see panel.py
+    track: var[int] = var(0, init=False)  # which layer and direction's h is drawn
     step: var[int] = var(0)  # not reactive: a step repaints the ruler only, not every row
     unit: reactive[int] = reactive(0)
 
@@ -48,6 +51,10 @@ class Heatmap(ScrollView, can_focus=False):
         self._levels = np.zeros((0, 0), np.int16)
         self._cache: dict[tuple, tuple[Strip, Strip]] = {}
         self.zoom = 1  # columns per step: short sequences are drawn wider
+
+    def on_mount(self) -> None:
+        # light/dark themes (ctrl+p → theme) switch the heatmap's neutral colour too
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self._show_track())
 
     def _fit_zoom(self) -> None:
         steps = self.values.shape[0] if self.values.size else 0
@@ -73,6 +80,17 @@ class Heatmap(ScrollView, can_focus=False):
         self._follow_step()
 
     # ----------------------------------------------------------- reactivity
+    def watch_trace(self) -> None:
+        self._show_track()
+
+    def watch_track(self) -> None:
+        self._show_track()
+
+    def _show_track(self) -> None:
+        trace = self.trace
+        if trace is not None:
+            self.set_values(trace.h[:, min(self.track, trace.h.shape[1] - 1)], self.app.current_theme.dark)
+
     def watch_step(self, old: int, new: int) -> None:
         self._follow_step()  # a scroll repaints everything by itself
         self.refresh(Region(0, 0, self.size.width, 1))  # the ruler's ▼ (its cache key holds the step)

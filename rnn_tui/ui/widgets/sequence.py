@@ -7,31 +7,21 @@ that unit's value over time as a sparkline aligned with the tokens.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.message import Message
 
+from rnn_tui.core.trace_file import Trace
 from rnn_tui.ui import colors
-from rnn_tui.ui.widgets.lines import Line, LineWidget
+from rnn_tui.ui.labels import token_label
+from rnn_tui.ui.widgets.lines import Line
+from rnn_tui.ui.widgets.panel import TracePanel
 
-if TYPE_CHECKING:  # torch loads in the background; the first frame must not wait
-    from rnn_tui.core.trace import Trace
 
 SPARK = "▁▂▃▄▅▆▇█"
 CURRENT, BOLD, DIM = Style(bold=True, reverse=True), Style(bold=True), Style(dim=True)
-
-
-def token_label(text: str) -> str:
-    """What a person can see: spaces and newlines drawn, not left blank, and other
-    control characters (a CR from a CRLF file) as their Unicode pictures, never raw."""
-    named = {" ": "␣", "\n": "↵", "\t": "⇥"}.get(text)
-    if named:
-        return named
-    return "".join(chr(0x2400 + ord(c)) if ord(c) < 32 else "␡" if c == "\x7f" else c for c in text)
 
 
 def describe_step(trace: Trace, t: int, names: list[str] | None, vocab: list[str] | None) -> str:
@@ -66,7 +56,7 @@ def describe_step(trace: Trace, t: int, names: list[str] | None, vocab: list[str
     return line
 
 
-class Sequence(LineWidget, can_focus=False):
+class Sequence(TracePanel, can_focus=False):
     DEFAULT_CSS = """
     Sequence { height: 4; }
     """
@@ -78,20 +68,7 @@ class Sequence(LineWidget, can_focus=False):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.trace: Trace | None = None
-        self.labels: list[str] = []
-        self.step = 0
-        self.track = 0
-        self.unit = 0
-        self.names: list[str] | None = None
-        self.vocab: list[str] | None = None
-        self.dark = True
         self._spans: list[tuple[int, int, int]] = []  # (x0, x1, step) of drawn tokens
-
-    def show(self, trace, labels, step, track, unit, names=None, vocab=None, dark=True) -> None:
-        self.trace, self.labels, self.step, self.track, self.unit = trace, labels, step, track, unit
-        self.names, self.vocab, self.dark = names, vocab, dark
-        self.changed()
 
     def _window(self, width: int) -> tuple[int, int]:
         """The range of tokens that fits, with the current step in view."""
@@ -130,7 +107,7 @@ class Sequence(LineWidget, can_focus=False):
         head = Text.assemble(
             (f"step {t + 1}/{tr.steps}  ", "bold"),
             (f"input {self.labels[t]!s}  ", ""),
-            describe_step(tr, t, self.names, self.vocab),
+            describe_step(tr, t, tr.class_names, tr.vocab),
             no_wrap=True, overflow="ellipsis",
         )
         spark_label = Text(f"unit {self.unit}: {lo:+.2f}..{hi:+.2f}", style="dim", no_wrap=True)

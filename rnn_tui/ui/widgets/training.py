@@ -31,7 +31,7 @@ def status_line(snap, baseline: dict | None) -> Text:
     m, t = snap.metrics or {}, snap.train
     text = Text.assemble((f"step {snap.step:,} ", "bold"), f"{snap.seq_per_s:,.0f}/s ", no_wrap=True, overflow="crop")
     if snap.status == "paused":
-        text.append("⏸ paused ", style="bold yellow")
+        text.append("⏸ paused (t trains) ", style="bold yellow")
     if snap.diverged:
         text.append(f"DIVERGED at step {snap.diverged.get('step')}", style="bold white on red")
         text.append(" ")

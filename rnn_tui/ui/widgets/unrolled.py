@@ -9,15 +9,13 @@ a second row whose arrows point left.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from rich.text import Text
 
-from rnn_tui.ui.widgets.lines import Line, LineWidget
-from rnn_tui.ui.widgets.sequence import token_label
+from rnn_tui.core.trace_file import Trace
+from rnn_tui.ui.widgets.lines import Line
+from rnn_tui.ui.widgets.panel import TracePanel
+from rnn_tui.ui.labels import token_label
 
-if TYPE_CHECKING:  # torch loads in the background; the first frame must not wait
-    from rnn_tui.core.trace import Trace
 
 CELL = 9  # "┌──────┐" plus the arrow gap
 NAMES = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN", "esn": "ESN"}
@@ -34,21 +32,13 @@ def _box(name: str, grad: float, current: bool, arrow_in: str, arrow_out: str) -
     ]
 
 
-class Unrolled(LineWidget):
+class Unrolled(TracePanel):
     DEFAULT_CSS = """
     Unrolled { height: auto; }
     """
 
-    def __init__(self, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.trace: Trace | None = None
-        self.labels: list[str] = []
-        self.step = 0
-
-    def show(self, trace: Trace | None, labels: list[str], step: int) -> None:
-        reshaped = _shape(trace) != _shape(self.trace)
-        self.trace, self.labels, self.step = trace, labels, step
-        self.changed(layout=reshaped)
+    def reshaped(self, old: Trace | None, new: Trace | None) -> bool:
+        return _shape(old) != _shape(new)
 
     def get_content_height(self, container, viewport, width: int) -> int:
         if self.trace is None:

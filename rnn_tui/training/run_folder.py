@@ -20,16 +20,18 @@ from dataclasses import asdict
 from pathlib import Path
 
 from rnn_tui.core import checkpoint
-from rnn_tui.training.loop import Trainer
+from rnn_tui.training.trainer import Trainer
+
+KEEP_PERIODIC = 2  # periodic checkpoints kept per run folder (the newest); saved by hand: all
 
 
 def checkpoint_meta(trainer: Trainer, scenario_name: str, source: dict) -> dict:
-    """What `rnn-tui trace --checkpoint F` and `rnn-tui train --checkpoint F` read back
-    (the same fields `rnn-tui train --save` writes)."""
-    row = trainer.history[-1] if trainer.history else {}
+    """What `rnn-tui trace --checkpoint F` and `rnn-tui train --checkpoint F` read back.
+    `step` is the weights' own step: after a divergence, that of the restored weights."""
+    rows = [r for r in trainer.history if r.get("step", 0) <= trainer.weights_step]
     return {"scenario": scenario_name, "source": source, "model": asdict(trainer.model_config),
-            "train": asdict(trainer.train_config), "step": trainer.step, "metrics": clean(row),
-            "task": trainer.data.kind}
+            "train": asdict(trainer.train_config), "step": trainer.weights_step,
+            "metrics": clean(rows[-1] if rows else {}), "task": trainer.data.kind}
 
 
 def clean(row: dict) -> dict:
@@ -42,14 +44,25 @@ class RunFolder:
         stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(started or time.time()))
         safe = re.sub(r"[^A-Za-z0-9._-]+", "_", scenario).strip("._") or "run"
         self.root = Path(runs_dir)
-        self.name = f"{safe}-{arch}-{stamp}"
+        base = f"{safe}-{arch}-{stamp}"
+        # Named now, so the run can say where it will write; two runs started in the same
+        # second get -2, -3, ... (the folder itself is made at the first write).
+        self.name = next((n for n in (base, *(f"{base}-{i}" for i in range(2, 1000)))
+                          if not (self.root / n).exists()), base)
         self.path: Path | None = None  # chosen at the first write
         self._metrics = None
+        self._periodic: list[Path] = []  # periodic checkpoints written, oldest first
+        self._kept: set[Path] = set()  # saved by hand or on quit: never pruned
+
+    @property
+    def where(self) -> Path:
+        """The folder, or where it will be once something is written."""
+        return self.path or self.root / self.name
 
     def _ensure(self, describe: dict) -> Path:
         if self.path is None:
             self.root.mkdir(parents=True, exist_ok=True)
-            for n in range(1, 1000):  # two runs started in the same second get -2, -3, ...
+            for n in range(1, 1000):  # another process took the name meanwhile: -2, -3, ...
                 candidate = self.root / (self.name if n == 1 else f"{self.name}-{n}")
                 try:
                     candidate.mkdir()
@@ -67,9 +80,21 @@ class RunFolder:
         self._metrics.write(json.dumps({**clean(row), "time": round(time.time(), 3)}) + "\n")
         self._metrics.flush()
 
-    def save(self, trainer: Trainer, meta: dict, describe: dict, path: str | Path | None = None) -> Path:
-        target = Path(path) if path else self._ensure(describe) / f"step-{trainer.step}.pt"
-        return checkpoint.save(target, trainer.model, meta)
+    def save(self, trainer: Trainer, meta: dict, describe: dict, path: str | Path | None = None,
+             periodic: bool = False) -> Path:
+        """A checkpoint at `path`, or step-<N>.pt in the folder. Periodic ones beyond the
+        newest KEEP_PERIODIC are deleted; one saved by hand (or on quit) is kept."""
+        target = Path(path) if path else self._ensure(describe) / f"step-{meta['step']}.pt"
+        written = checkpoint.save(target, trainer.model, meta)
+        if not periodic:
+            self._kept.add(written)
+            if written in self._periodic:
+                self._periodic.remove(written)
+        elif written not in self._kept and written not in self._periodic:
+            self._periodic.append(written)
+            while len(self._periodic) > KEEP_PERIODIC:
+                self._periodic.pop(0).unlink(missing_ok=True)
+        return written
 
     def close(self) -> None:
         if self._metrics is not None:

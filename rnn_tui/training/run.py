@@ -1,14 +1,15 @@
-"""One training run as the app sees it: a Trainer plus its status, budget, folder and goal.
+"""One training run: a Trainer plus its status, budget, folder, checkpoints and goal.
 
-The worker process holds one or more runs (several in compare mode) and feeds them
-commands; the fake client holds them in-process. Everything a command can do to a
-single run lives here, so both behave the same.
+The trainer process holds one or more runs (several in compare mode) in a RunGroup;
+headless `rnn-tui train` drives one directly. Everything a command can do to a single
+run lives here, so the app, the fake client and headless training behave the same.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+import random
 from dataclasses import asdict
 from typing import Callable
 
@@ -20,11 +21,12 @@ from rnn_tui.core.trace import trace_sequence
 from rnn_tui.data.base import TaskData
 from rnn_tui.data.scenario import Scenario
 from rnn_tui.errors import UserError
-from rnn_tui.training.loop import Trainer
-from rnn_tui.training.protocol import Generated, Notice, Snapshot, TraceReady, TrainerError
-from rnn_tui.training.runs import RunFolder, checkpoint_meta
+from rnn_tui.training.protocol import Generated, Notice, RunInfo, Saved, Snapshot, TraceReady, TrainerError
+from rnn_tui.training.run_folder import RunFolder, checkpoint_meta
+from rnn_tui.training.trainer import Trainer
 
-RUN_IDS = itertools.count()
+# Unique across processes too: a restarted trainer's runs never reuse an old run's uid.
+RUN_IDS = itertools.count(random.getrandbits(40) << 16)
 HISTORY_LIMIT = 1000  # evaluation rows per snapshot; metrics.jsonl keeps them all
 GRAD_POINTS = 500  # gradient norms per snapshot
 # A checkpoint's weights fit only a model of the same shape.
@@ -41,15 +43,16 @@ def merge_configs(scenario: Scenario, model: dict, train: dict) -> tuple[ModelCo
 class Run:
     def __init__(self, label: str, scenario: Scenario, source: dict, data: TaskData,
                  model: ModelConfig, train: TrainConfig, runs_dir: str | None,
-                 emit: Callable[[object], None], clock: Callable[[], float]):
+                 emit: Callable[[object], None], clock: Callable[[], float], device=None):
         self.label, self.scenario, self.source, self.emit, self.clock = label, scenario, source, emit, clock
         self.runs_dir = runs_dir
-        self.trainer = Trainer(data, model, train, clock=clock)
+        self.trainer = Trainer(data, model, train, clock=clock, **({"device": device} if device else {}))
         self.status = "paused"  # the app says when to start
         self.changed = True  # something a snapshot shows is new since the last one
         self.seq_per_s = 0.0
-        self.uid = next(RUN_IDS)  # unlike id(self), never reused by a later run
+        self.uid = 0  # new for every build, reset and load: see RunInfo
         self.version = 0  # grows with every change of the weights: what a trace is keyed on
+        self._evaluations = 0
         self._inspector = None  # a CPU copy of the model in eval mode, for traces and text
         self._paused_at = clock()
         self._new_run()
@@ -60,9 +63,10 @@ class Run:
             if self.runs_dir is not None else None
         self.budget_from = self.trainer.step
         self.budget = self.budget_from + self.trainer.train_config.steps
-        self.solved, self.solved_at, self.saved_step = False, None, None
+        self.solved, self.solved_at, self.saved_step, self.saved = False, None, None, None
         self.changed = True
         self.version += 1
+        self.uid = next(RUN_IDS)
 
     def close(self) -> None:
         if self.folder is not None:
@@ -97,19 +101,31 @@ class Run:
 
     def _evaluate(self) -> None:
         row = self.trainer.evaluate()
+        self._evaluations += 1
         if self.folder is not None:
             try:
                 self.folder.append(row, self.describe())
             except OSError as err:  # a full disk must not stop the lesson
-                self.emit(TrainerError(self.label, f"cannot write metrics ({err}); "
-                                                   "training goes on without a run folder"))
+                self.emit(TrainerError(self.label, f"cannot write metrics ({err}); training goes on "
+                                                   "without a run folder, and nothing is saved", unsaved=True))
                 self.folder = None
         goal = self.scenario.solved
         self.solved = goal.met(row.get(goal.metric, math.nan))
         if self.solved and self.solved_at is None:
             self.solved_at = row["step"]
-            self.emit(Notice(self.label, f"solved at step {row['step']}: {goal.metric} "
+            self.emit(Notice(self.label, f"{self.label_text}solved at step {row['step']}: {goal.metric} "
                                          f"{row[goal.metric]:.4g}, goal {goal.direction} {goal.goal:g}"))
+        every = self.trainer.train_config.checkpoint_every
+        if every and self.folder is not None and self._evaluations % every == 0 and not self.trainer.diverged:
+            try:
+                self.save(periodic=True)
+            except UserError as err:  # say it, and train on: the lesson goes on
+                self.emit(TrainerError(self.label, f"periodic checkpoint failed: {err}", unsaved=True))
+
+    @property
+    def label_text(self) -> str:
+        """"lstm: " in compare mode, nothing for the one run."""
+        return "" if self.label == "main" else f"{self.label}: "
 
     def note_rate(self, sequences: int, seconds: float) -> None:
         """Throughput per wall second while running (in compare mode, turns included)."""
@@ -147,14 +163,28 @@ class Run:
             self.status = "paused"
         self.train_one()
 
+    def unsaved(self) -> bool:
+        """Trained since the last checkpoint (or never saved)."""
+        t = self.trainer
+        return t.weights_step > 0 and self.saved_step != t.weights_step
+
+    def keep(self) -> str | None:
+        """Save what is unsaved before the weights are thrown away (reset, switch, quit).
+        Returns where, or None when there was nothing to save or no folder to save in."""
+        if self.folder is None or not self.unsaved():
+            return None
+        return self.save()
+
     def reset(self) -> None:
         was_running = self.running
+        self.keep()
         self.close()
         self.trainer.reset()
         self.status = "running" if was_running else "paused"
         self._paused_at = self.clock()
         self.seq_per_s = 0.0
         self._new_run()
+        self.emit(self.info())
 
     def configure(self, **changes) -> None:
         self.trainer.configure(**changes)
@@ -162,18 +192,28 @@ class Run:
             self.budget = self.budget_from + self.trainer.train_config.steps
         self.changed = True
 
-    def save(self, path: str | None = None) -> str:
+    def save(self, path: str | None = None, periodic: bool = False) -> str:
+        """A checkpoint of the current weights (after a divergence: the restored ones)."""
         t = self.trainer
         if path is None and self.folder is None:
             raise UserError("save: this session keeps no run folder; give a path")
         meta = checkpoint_meta(t, self.scenario.name, self.source)
-        written = self.folder.save(t, meta, self.describe(), path) if self.folder \
-            else checkpoint.save(path, t.model, meta)
-        self.saved_step = t.step
-        self.emit(Notice(self.label, f"saved {written}"))
+        try:
+            written = self.folder.save(t, meta, self.describe(), path, periodic) if self.folder \
+                else checkpoint.save(path, t.model, meta)
+        except OSError as err:
+            where = path or (self.folder.path or self.folder.root)
+            raise UserError(f"cannot save a checkpoint to {where}: {err.strerror or err}; "
+                            "expected a writable folder with free space") from None
+        self.saved_step, self.saved = t.weights_step, str(written)
+        self.changed = True
+        self.emit(Saved(self.label, str(written), t.weights_step, periodic))
         return str(written)
 
     def load(self, path: str) -> None:
+        """The one way weights from a file enter a run (the app's and headless train's):
+        after it, the loaded weights are the last good ones, so a divergence comes back to
+        them, never to the seed's initialisation."""
         payload = checkpoint.load(path)
         meta = payload.get("meta", {})
         mine, theirs = asdict(self.trainer.model_config), meta.get("model", {})
@@ -190,7 +230,9 @@ class Run:
         self._new_run()
         trained_on = meta.get("scenario")
         note = f" (trained on {trained_on})" if trained_on and trained_on != self.scenario.name else ""
-        self.emit(Notice(self.label, f"loaded {path} at step {self.trainer.step}{note}"))
+        self.saved, self.saved_step = str(path), self.trainer.step
+        self.emit(self.info())
+        self.emit(Notice(self.label, f"{self.label_text}loaded {path} at step {self.trainer.step}{note}"))
 
     def fail(self, reason: str) -> None:
         """An exception escaped a step: report it and wait for reset or switch."""
@@ -215,13 +257,29 @@ class Run:
         self._inspector.load_state_dict({k: v.detach().cpu() for k, v in t.model.state_dict().items()})
         return self._inspector
 
-    def trace(self, sample: int, epoch: int, serial: tuple[int, int]) -> TraceReady:
-        """Validation sample `sample` (wrapped to the split's length) traced with these weights."""
-        val = self.trainer.data.val
+    def trace(self, sample: int) -> TraceReady:
+        """Validation sample `sample` (wrapped to the split's length) traced with these
+        weights; the trace carries its vocabulary, class names and provenance."""
+        t = self.trainer
+        val = t.data.val
         i = sample % len(val)
         dec = None if val.dec_in is None else val.dec_in[i]
         trace = trace_sequence(self.inspector(), val.x[i], val.y[i], dec)
-        return TraceReady(self.label, self.trainer.step, i, epoch, serial, trace)
+        trace.vocab, trace.class_names = t.data.vocab, t.data.class_names
+        trace.meta = {"scenario": self.scenario.name, "arch": t.model_config.arch, "step": t.weights_step,
+                      "sample": i, "run": self.label}
+        return TraceReady(self.label, self.uid, self.version, i, trace)
+
+    def info(self) -> RunInfo:
+        t, d, goal = self.trainer, self.trainer.data, self.scenario.solved
+        return RunInfo(
+            run=self.label, uid=self.uid, scenario=self.scenario.name, title=self.scenario.title, kind=d.kind,
+            model=asdict(t.model_config), train=asdict(t.train_config), source=dict(self.source),
+            vocab=d.vocab, class_names=d.class_names, joiner=d.joiner, val_samples=len(d.val),
+            seq_len=d.seq_len, parameters=sum(p.numel() for p in t.model.parameters()),
+            baseline=dict(t.baseline), goal={"metric": goal.metric, "direction": goal.direction, "goal": goal.goal},
+            folder=str(self.folder.where) if self.folder else None, step=t.step, checkpoint=self.saved,
+        )
 
     def generate(self, temperature: float | None = None) -> Generated:
         """Text from the model (next-token scenarios), seeded by the step: the same weights
@@ -239,18 +297,18 @@ class Run:
         self.changed = False
         return Snapshot(
             run=self.label,
+            uid=self.uid,
             step=t.step,
             status=self.status,
             metrics=dict(t.history[-1]) if t.history else {},
             history=thin(t.history, HISTORY_LIMIT),
             grad_norms=max_pool(list(t.grad_norms), GRAD_POINTS),
-            weights={k: v.detach().cpu().clone() for k, v in t.model.state_dict().items()},
-            model=asdict(t.model_config),
             train=asdict(t.train_config),
-            source=dict(self.source),
             solved=self.solved,
             diverged=asdict(t.diverged) if t.diverged else None,
             seq_per_s=self.seq_per_s if self.running else 0.0,
+            saved=self.saved,
+            saved_step=self.saved_step,
         )
 
 

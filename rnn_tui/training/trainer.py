@@ -21,7 +21,8 @@ import torch
 from rnn_tui.core import tasks
 from rnn_tui.core.config import ModelConfig, TrainConfig
 from rnn_tui.core.model import SequenceModel
-from rnn_tui.data.base import TaskData
+from rnn_tui.data.base import TaskData, baseline
+from rnn_tui.errors import UserError
 
 EVAL_BATCH = 512
 GRAD_NORM_MEMORY = 2000  # recent pre-clip gradient norms kept, one per step
@@ -31,8 +32,6 @@ LIVE_SETTINGS = ("lr", "clip", "optimizer", "momentum", "weight_decay", "batch_s
 
 
 def pick_device(name: str) -> torch.device:
-    from rnn_tui.errors import UserError
-
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
@@ -71,7 +70,7 @@ class Trainer:
     clock: Callable[[], float] = time.perf_counter
 
     def __post_init__(self):
-        self.baseline = tasks.baseline(self.data)
+        self.baseline = baseline(self.data)
         self.train_split = _to(self.data.train, self.device)
         self.val_split = _to(self.data.val, self.device)
         self.reset()
@@ -94,9 +93,6 @@ class Trainer:
         # The pre-clip norm of every completed step, newest last (a divergent step is not one).
         self.grad_norms: deque[float] = deque(maxlen=GRAD_NORM_MEMORY)
 
-    def set_lr(self, lr: float) -> None:
-        self.configure(lr=lr)
-
     def configure(self, **changes) -> None:
         """Change training settings between steps (see LIVE_SETTINGS).
 
@@ -104,8 +100,6 @@ class Trainer:
         param groups, so Adam's moment estimates survive a learning-rate change; only a
         different optimizer type starts from fresh optimizer state.
         """
-        from rnn_tui.errors import UserError
-
         unknown = sorted(set(changes) - set(LIVE_SETTINGS))
         if unknown:
             raise UserError(f"set: {unknown[0]!r} cannot change while training; "
@@ -145,6 +139,11 @@ class Trainer:
         self._window_norm_sum, self._window_norm_max = 0.0, 0.0
         self.grad_norms.clear()
         self.last_grad_norm = math.nan
+
+    @property
+    def weights_step(self) -> int:
+        """The step the model's weights are from: after a divergence, the restored ones'."""
+        return self.diverged.restored_step if self.diverged else self.step
 
     def exclude_time(self, seconds: float) -> None:
         """Leave a pause out of the throughput measured at the next evaluation."""
