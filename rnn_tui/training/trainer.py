@@ -83,7 +83,7 @@ class Trainer:
             self.model_config, self.data.kind, self.data.input_size, self.data.output_size,
             self.data.tokens_in, seed=cfg.seed,
         ).to(self.device)
-        self.optimizer = make_optimizer(cfg, self.model.parameters())
+        self._optimizer = None  # made at the first step: see `optimizer`
         self.batches = torch.Generator().manual_seed(cfg.seed + 1)
         self.step, self.diverged, self.history = 0, None, []
         self._good_weights, self._good_step = copy.deepcopy(self.model.state_dict()), 0
@@ -109,9 +109,9 @@ class Trainer:
         if dropout is not None:
             self.set_dropout(dropout)
         if new.optimizer != self.train_config.optimizer:
-            self.optimizer = make_optimizer(new, self.model.parameters())
-        else:
-            for group in self.optimizer.param_groups:
+            self._optimizer = None  # a fresh one of the new kind at the next step
+        elif self._optimizer is not None:
+            for group in self._optimizer.param_groups:
                 group["lr"], group["weight_decay"] = new.lr, new.weight_decay
                 if "momentum" in group and new.optimizer == "sgd":
                     group["momentum"] = new.momentum
@@ -127,18 +127,26 @@ class Trainer:
     def resume_after_divergence(self) -> None:
         """Train on from the restored weights; the optimizer's state may hold the blow-up."""
         self.diverged = None
-        self.optimizer = make_optimizer(self.train_config, self.model.parameters())
+        self._optimizer = None
 
     def adopt(self, step: int) -> None:
         """The model now holds weights from elsewhere (a checkpoint): go on from `step` with a
         fresh optimizer, and treat these weights as the last finite ones."""
-        self.optimizer = make_optimizer(self.train_config, self.model.parameters())
+        self._optimizer = None
         self.step, self.diverged, self.history = step, None, []
         self._good_weights, self._good_step = copy.deepcopy(self.model.state_dict()), step
         self._window_loss, self._window_n, self._window_start = 0.0, 0, self.clock()
         self._window_norm_sum, self._window_norm_max = 0.0, 0.0
         self.grad_norms.clear()
         self.last_grad_norm = math.nan
+
+    @property
+    def optimizer(self) -> torch.optim.Optimizer:
+        """Made when first needed: torch's first optimizer imports torch._dynamo (~1.4 s),
+        and a new run's first picture must not wait for that."""
+        if self._optimizer is None:
+            self._optimizer = make_optimizer(self.train_config, self.model.parameters())
+        return self._optimizer
 
     @property
     def weights_step(self) -> int:

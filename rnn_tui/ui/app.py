@@ -98,6 +98,11 @@ class MainScreen(Screen):
         super().__init__()
         self.view = view
         self._play_timer = None
+        self.status: Static | None = None  # the headline; it and the panels below are set at mount
+        self.training: TrainingPanel | None = None
+        self.generation: Static | None = None
+        self.heatmap_box: Vertical | None = None
+        self.too_small: Static | None = None
 
     # ------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -125,33 +130,29 @@ class MainScreen(Screen):
     def on_mount(self) -> None:
         for selector, title in TITLES.items():
             self.query_one(selector).border_title = title
+        # Kept by reference: a query while the app shuts down would find nothing.
+        self.status = self.query_one("#status", Static)
+        self.training = self.query_one(TrainingPanel)
+        self.generation = self.query_one("#generation", Static)
+        self.heatmap_box = self.query_one("#heatmap-box")
+        self.too_small = self.query_one("#too-small", Static)
         self._fit(self.size.width, self.size.height)
 
     def on_resize(self, event) -> None:
         self._fit(event.size.width, event.size.height)
 
     def _fit(self, width: int, height: int) -> None:
+        if self.too_small is None:  # a resize before the mount: on_mount fits
+            return
         small = width < MIN_WIDTH or height < MIN_HEIGHT
         self.set_class(small, "-too-small")
         self.set_class(not small and (width < FULL_WIDTH or height < FULL_HEIGHT), "-compact")
         self.set_class(width >= 160 and height >= 45, "-roomy")
         if small:
-            self.query_one("#too-small", Static).update(
+            self.too_small.update(
                 f"rnn-tui needs a terminal of at least {MIN_WIDTH}×{MIN_HEIGHT}; this one is {width}×{height}.\n"
                 "Make the window larger (or the font smaller). q quits."
             )
-
-    @property
-    def status(self) -> Static:
-        return self.query_one("#status", Static)
-
-    @property
-    def training(self) -> TrainingPanel:
-        return self.query_one(TrainingPanel)
-
-    @property
-    def generation(self) -> Static:
-        return self.query_one("#generation", Static)
 
     # ------------------------------------------------------------ what arrives
     def show_update(self, update) -> None:
@@ -180,7 +181,7 @@ class MainScreen(Screen):
         self.unit = min(self.unit, trace.hidden - 1)
         self.trace = trace
         direction = " ←" if trace.directions == 2 and self.track % 2 else ""
-        self.query_one("#heatmap-box").border_title = (
+        self.heatmap_box.border_title = (
             f"Hidden state h, layer {self.track // trace.directions + 1}{direction}  (units × time)")
 
     def watch_track(self) -> None:
@@ -399,6 +400,8 @@ class RnnTuiApp(App):
         return stack[0] if stack and isinstance(stack[0], MainScreen) else None
 
     def poll_trainer(self) -> None:
+        if self.main is None or self.main.status is None:  # not mounted yet: events wait in the pipes
+            return
         update = self.view.apply(self.client.poll())
         self.saved += update.saved
         if update.fatal:
@@ -423,8 +426,7 @@ class RnnTuiApp(App):
         self.view = ViewState(self.client, compare=not view.compare)
         self.view.temperature = view.temperature
         main = self.main
-        main.view = self.view
-        main.trace = None
+        main.view = self.view  # the old picture stays until the new trainer's first trace
         self.view.send(p.Start())
         self.view.watch()
         main.update_status()
