@@ -399,3 +399,30 @@ def test_real_command_in_tmux(tmp_path):
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
     leftover = subprocess.run(["pgrep", "-f", f"runs-dir {tmp_path}/runs"], capture_output=True, text=True).stdout
     assert leftover.strip() == ""
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_a_closed_terminal_saves_and_says_where(tmp_path):
+    """SIGHUP (the terminal window closed) reaches the app and its trainer: both save and end."""
+    session = f"rnn-tui-hup-{os.getpid()}"
+    env_path = os.pathsep.join([os.getcwd(), os.environ.get("PYTHONPATH", "")])
+    cmd = (f"cd {tmp_path} && PYTHONPATH={env_path} exec {sys.executable} -m rnn_tui --scenario adding "
+           f"--seq-len 20 --hidden 16 --runs-dir {tmp_path}/runs 2>{tmp_path}/stderr")
+    subprocess.run(["tmux", "-L", session, "new-session", "-d", "-s", session, "-x", "100", "-y", "30", cmd],
+                   check=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not list((tmp_path / "runs").glob("*/metrics.jsonl")):
+            time.sleep(0.3)  # trained up to its first evaluation
+        assert list((tmp_path / "runs").glob("*/metrics.jsonl")), "it never trained"
+        subprocess.run(["tmux", "-L", session, "kill-server"], check=True)  # the terminal goes away: SIGHUP
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and subprocess.run(
+                ["pgrep", "-f", f"runs-dir {tmp_path}/runs"], capture_output=True).returncode == 0:
+            time.sleep(0.2)
+    finally:
+        subprocess.run(["tmux", "-L", session, "kill-server"], capture_output=True)
+    saved = list((tmp_path / "runs").glob("*/step-*.pt"))
+    assert saved, "nothing saved when the terminal closed"
+    assert f"checkpoint {saved[0]}" in (tmp_path / "stderr").read_text()
+
