@@ -177,6 +177,7 @@ def bad_inputs(tmp):
         "truncated checkpoint": (["trace", "--checkpoint", f"{t}/truncated.pt", "--out", f"{t}/o.npz"], "truncated.pt"),
         "code-running pickle": (["trace", "--checkpoint", f"{t}/evil.pt", "--out", f"{t}/o.npz"], "evil.pt"),
         "bidirectional next-token": (["train", "--bidirectional"], "bidirectional"),
+        "seq-len with a checkpoint": (["train", "--checkpoint", f"{t}/good.pt", "--seq-len", "50"], "--seq-len"),
     }
 
 

@@ -22,9 +22,9 @@ def resolve(args) -> tuple:
     if args.checkpoint:
         payload = checkpoint.load(args.checkpoint)
         meta = payload["meta"]
-        if any(getattr(args, k, None) for k in ("scenario", "text", "csv")):
+        if any(getattr(args, k, None) for k in ("scenario", "text", "csv", "seq_len")):
             raise UserError(f"--checkpoint {args.checkpoint}: already names its data "
-                            f"({meta.get('scenario')}); drop --scenario/--text/--csv")
+                            f"({meta.get('scenario')}); drop --scenario/--text/--csv/--seq-len")
         source = Source.from_dict(meta.get("source", {}))
         model = from_dict(ModelConfig, meta.get("model", {}), f"checkpoint {args.checkpoint}: model")
         train = from_dict(TrainConfig, meta.get("train", {}), f"checkpoint {args.checkpoint}: train")

@@ -42,9 +42,13 @@ FULL_WIDTH, FULL_HEIGHT = 120, 36  # below this the diagram and the generation p
 ARCH_CYCLE = ("lstm", "gru", "rnn", "esn")
 SPEEDS = (1, 2, 4, 8, 16, 32)  # steps per second while playing
 POLL_S = 0.1  # how often the trainer's pipes are read
-TITLES = {"#sequence-box": "Sequence", "#unrolled-box": "Unrolled through time",
-          "#heatmap-box": "Hidden state h  (units × time)", "#gates-box": "Gates at this step",
-          "#grad-box": "Gradient ‖∂L/∂h_t‖ (log)", "#training": "Training", "#generation": "Generation"}
+TITLES = {"#sequence-box": "Sequence", "#unrolled-box": "1 Unrolled through time",
+          "#heatmap-box": "3 Hidden state h  (units × time)", "#gates-box": "2 Gates at this step",
+          "#grad-box": "4 Gradient ‖∂L/∂h_t‖ (log)", "#training": "5 Training", "#generation": "6 Generation"}
+# The panels a zoom key gives the screen to (the sequence and the status line stay).
+ZOOMS = ("unrolled", "gates", "heatmap", "grad", "training", "generation")
+ZOOM_NAMES = {"unrolled": "the unrolled diagram", "gates": "every gate", "heatmap": "the hidden state",
+              "grad": "the gradient", "training": "training and the loss chart", "generation": "generated text"}
 
 
 class GatesScroll(VerticalScroll, can_focus=False):
@@ -75,6 +79,11 @@ class MainScreen(Screen):
         Binding("left_square_bracket", "unit(-1)", "prev unit", show=False, key_display="[", id="prev-unit",
                 tooltip="previous hidden unit"),
         Binding("L", "layer", "layer", show=False, id="layer", tooltip="next layer / direction"),
+        Binding("z", "zoom_next", "zoom", id="zoom", tooltip="zoom: give the next panel the whole screen"),
+        *[Binding(str(n), f"zoom('{panel}')", panel, show=False, id=f"zoom-{panel}",
+                  tooltip=f"zoom: {ZOOM_NAMES[panel]} (again: all panels)") for n, panel in enumerate(ZOOMS, 1)],
+        Binding("0,escape", "zoom('')", "all", show=False, key_display="0/esc", id="overview",
+                tooltip="all panels again"),
         Binding("t", "toggle_training", "train ⏯", id="train", tooltip="pause / resume training"),
         Binding("r", "reset", "reset", id="reset", tooltip="reset the weights (the trained ones are saved first)"),
         Binding("a", "cycle_arch", "arch", id="arch", tooltip="cycle the architecture: lstm, gru, rnn, esn"),
@@ -92,6 +101,7 @@ class MainScreen(Screen):
     track: var[int] = var(0, init=False)  # which layer and direction: layer * directions + direction
     unit: var[int] = var(0, init=False)  # the selected hidden unit
     playing: var[bool] = var(False, init=False)  # stepping on its own, SPEEDS[speed_index] a second
+    zoom: var[str] = var("", init=False)  # the panel that has the screen ("": all of them), one of ZOOMS
     speed_index: var[int] = var(2, init=False)
 
     def __init__(self, view: ViewState) -> None:
@@ -159,7 +169,7 @@ class MainScreen(Screen):
         """Draw what one poll of the trainer changed (the app reads, the screen shows)."""
         view = self.view
         for text, severity in update.messages:
-            self.notify(text, severity=severity, timeout=6)
+            self.notify(text, severity=severity, timeout=8 if severity == "error" else 4)
         if update.info:
             self.generation.update(view.generation_hint())
             self.update_status()
@@ -188,8 +198,27 @@ class MainScreen(Screen):
         if self.trace is not None:
             self.show_trace(self.trace)
 
+    # ------------------------------------------------------------ zoom
+    def action_zoom(self, panel: str) -> None:
+        self.zoom = "" if self.zoom == panel else panel
+
+    def action_zoom_next(self) -> None:
+        order = ("",) + ZOOMS
+        self.zoom = order[(order.index(self.zoom) + 1) % len(order)]
+
+    def watch_zoom(self, old: str, new: str) -> None:
+        if old:
+            self.remove_class(f"-zoom-{old}")
+        self.set_class(bool(new), "-zoomed")
+        if new:
+            self.add_class(f"-zoom-{new}")
+        self.update_status()
+
     def update_status(self) -> None:
-        self.status.update(self.view.headline(self.playing, SPEEDS[self.speed_index]), layout=False)
+        if self.status is None:
+            return
+        zoom = f" · zoom {ZOOMS.index(self.zoom) + 1} (0: all)" if self.zoom else ""
+        self.status.update(self.view.headline(self.playing, SPEEDS[self.speed_index]) + zoom, layout=False)
 
     def watch_playing(self) -> None:
         self.update_status()
@@ -238,8 +267,14 @@ class MainScreen(Screen):
             self.unit = (self.unit + delta) % self.trace.hidden
 
     def action_layer(self) -> None:
-        if self.trace is not None:
-            self.track = (self.track + 1) % (self.trace.layers * self.trace.directions)
+        if self.trace is None:
+            return
+        tracks = self.trace.layers * self.trace.directions
+        if tracks == 1:
+            self.notify("one layer, one direction: nothing else to show (--layers 2 or --bidirectional add more)",
+                        severity="warning", timeout=4)
+            return
+        self.track = (self.track + 1) % tracks
 
     @on(Sequence.StepClicked)
     @on(Heatmap.StepClicked)
