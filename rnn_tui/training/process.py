@@ -58,9 +58,17 @@ def first_specs(start: dict, labels: list[str]) -> tuple[dict, dict]:
 
 
 def catalog() -> p.Catalog:
+    """The scenarios a user can pick, each saying what it needs that is missing."""
+    import importlib.util
+
     from rnn_tui.data.scenario import list_scenarios
 
-    return p.Catalog([{"name": s.name, "task": s.task, "title": s.title, "description": s.description,
+    def title(s) -> str:
+        if s.data.get("generator") == "digits" and importlib.util.find_spec("sklearn") is None:
+            return f"{s.title} (needs scikit-learn: pip install 'rnn-tui[digits]')"
+        return s.title
+
+    return p.Catalog([{"name": s.name, "task": s.task, "title": title(s), "description": s.description,
                        "ref": str(s.path) if s.path is not None else s.name} for s in list_scenarios()])
 
 
