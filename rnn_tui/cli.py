@@ -225,7 +225,8 @@ def cmd_trace(args) -> int:
     tr.vocab, tr.class_names = data.vocab, data.class_names
     step = int(payload["meta"].get("step", 0)) if payload is not None else 0
     tr.meta = {"scenario": scenario.name, "arch": model_config.arch, "step": step,
-               "sample": None if args.input_text is not None else index, "run": "main"}
+               "sample": None if args.input_text is not None else index, "run": "main",
+               "nonlinearity": model_config.nonlinearity}
     tr.save(args.out)
     print(f"wrote {args.out}: {tr.steps} steps, {model_config.arch}, loss {tr.total_loss:.4g}")
     return 0
@@ -276,6 +277,7 @@ def _trace_weights(args) -> int:
         raise UserError("--weights traces a plain torch.nn module; drop --scenario/--checkpoint/--text/--csv")
     core = core_from_state_dict(args.weights, args.nonlinearity or "tanh")
     tr = trace_core(core, load_input(args.input, core))
+    tr.meta = {"nonlinearity": args.nonlinearity or "tanh", "weights": str(args.weights)}
     tr.save(args.out)
     print(f"wrote {args.out}: {tr.steps} steps, {tr.arch} {tr.layers}x{core.hidden_size}"
           f"{' bidirectional' if core.bidirectional else ''}, L = {tr.total_loss:.4g}")

@@ -260,7 +260,11 @@ async def test_generate_follows_learning_and_refuses_elsewhere():
     async with app.run_test(size=(80, 24)) as pilot:  # compact: the panel is hidden, and the app says so
         await settle(app, pilot, until=lambda a: shown(a) is not None and a.view.snap is not None)
         await pilot.press("g")
-        assert any("needs a terminal of at least 120×36; this one is 80×24" in n.message for n in app._notifications)
+        assert any("hidden below 120×36 (this terminal is 80×24): press 6" in n.message for n in app._notifications)
+        await pilot.press("6")
+        generation = main(app).generation
+        await settle(app, pilot, until=lambda a: "temperature" in str(generation.render()))
+        assert generation.region.height > 5 and generation.region.width > 70  # zoomed: the whole room
 
 
 async def test_export_is_the_trace_rnn_tui_trace_writes(tmp_path, monkeypatch):
@@ -318,7 +322,7 @@ async def test_exploded_and_nan_gradients_are_drawn_not_crashed_on():
         grad_h[0, 0], grad_h[1, 0], grad_x[2] = np.inf, np.nan, np.nan
         main(app).show_trace(dataclasses.replace(trace, grad_h=grad_h, grad_x=grad_x))
         await pilot.pause()
-        assert "‖∂L/∂h_0‖ = inf" in app.query_one("#gradients").plain
+        assert "‖∂L/∂h_1‖ = inf" in app.query_one("#gradients").plain
 
 
 async def test_numbers_on_screen_are_the_trace():
@@ -327,7 +331,7 @@ async def test_numbers_on_screen_are_the_trace():
         await settle(app, pilot)
         await pilot.press("right", "right")
         text = app.query_one("#gradients").plain
-        assert f"‖∂L/∂h_2‖ = {shown(app).grad_h[2, 0]:.2e}" in text
+        assert f"‖∂L/∂h_3‖ = {shown(app).grad_h[2, 0]:.2e}" in text
         seq = app.query_one(Sequence).plain
         assert f"predicted {shown(app).outputs[2, 0]:+.3f}" in seq
 
@@ -366,8 +370,9 @@ def test_real_command_in_tmux(tmp_path):
     """The real `rnn-tui` with a real trainer: it draws, steps, and quits leaving nothing."""
     session = f"rnn-tui-test-{os.getpid()}"
     env_path = os.pathsep.join([os.getcwd(), os.environ.get("PYTHONPATH", "")])
-    cmd = (f"cd {tmp_path} && PYTHONPATH={env_path} {sys.executable} -m rnn_tui --scenario adding "
-           f"--seq-len 20 --hidden 64 --runs-dir {tmp_path}/runs; echo EXITED $?; sleep 30")
+    # pytest sets COLUMNS and LINES for its own output; the app would take them as its size
+    cmd = (f"unset COLUMNS LINES; cd {tmp_path} && PYTHONPATH={env_path} {sys.executable} -m rnn_tui "
+           f"--scenario adding --seq-len 20 --hidden 64 --runs-dir {tmp_path}/runs; echo EXITED $?; sleep 30")
     subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "100", "-y", "30", cmd], check=True)
 
     def screen() -> str:
@@ -426,3 +431,21 @@ def test_a_closed_terminal_saves_and_says_where(tmp_path):
     assert saved, "nothing saved when the terminal closed"
     assert f"checkpoint {saved[0]}" in (tmp_path / "stderr").read_text()
 
+
+async def test_every_panel_is_one_key_away_at_80x24_and_120x40():
+    app = make_app("--scenario", "text", "--hidden", "8")
+    for size in ((80, 24), (120, 40)):
+        async with app.run_test(size=size) as pilot:
+            await settle(app, pilot, until=lambda a: shown(a) is not None and a.view.snap is not None)
+            screen = main(app)
+            for key, box in zip("123456", ("#unrolled-box", "#gates-box", "#heatmap-box", "#grad-box", "#training",
+                                           "#generation")):
+                await pilot.press(key)
+                await pilot.pause()
+                region = screen.query_one(box).region
+                assert region.height >= 8 and region.width >= size[0] - 2, f"{box} at {size}: {region}"
+                assert f"zoom {key}" in str(screen.status.render())
+            await pilot.press("0")
+            await pilot.pause()
+            assert screen.zoom == "" and screen.query_one("#heatmap-box").region.height > 0
+        app = make_app("--scenario", "text", "--hidden", "8")

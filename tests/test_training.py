@@ -194,7 +194,8 @@ def test_watch_traces_the_sample_with_the_training_weights_exactly_and_only_when
     (ready,) = group.traces()
     run, data = group.runs["main"], group.runs["main"].trainer.data
     assert (ready.run, ready.uid, ready.sample) == ("main", run.uid, 3)
-    assert ready.trace.meta == {"scenario": "sine", "arch": "lstm", "step": 0, "sample": 3, "run": "main"}
+    assert ready.trace.meta == {"scenario": "sine", "arch": "lstm", "step": 0, "sample": 3, "run": "main",
+                                "nonlinearity": "tanh"}
     assert ready.trace.vocab is None and ready.trace.class_names is None  # a forecast has neither
     # What the trainer traced is what a model built from RunInfo and the training weights traces.
     info = run.info()
@@ -238,7 +239,7 @@ def test_traces_carry_the_data_vocabulary_class_names_and_provenance():
     assert data.kind == "next_token" and data.vocab
     assert ready.trace.vocab == data.vocab and ready.trace.class_names is None
     assert ready.trace.meta == {"scenario": "text", "arch": group.runs["main"].trainer.model_config.arch,
-                                "step": 0, "sample": 1, "run": "main"}
+                                "step": 0, "sample": 1, "run": "main", "nonlinearity": "tanh"}
     sentiment = {"scenario": "sentiment", "data": {"train_size": 64, "val_size": 32}}
     group, _ = make_group(source=sentiment, model={"hidden": 8})
     group.handle(p.Watch(0))

@@ -141,7 +141,7 @@ def test_commands_end_to_end_and_the_weights_are_what_the_trace_reads(tmp_path):
         expected = trace_sequence(model_from(path, data), data.val.x[2], data.val.y[2])
         assert (ready.run, ready.uid, ready.sample) == ("main", info.uid, 2)
         assert ready.trace.meta == {"scenario": "sine", "arch": "lstm", "step": stepped.step, "sample": 2,
-                                    "run": "main"}
+                                    "run": "main", "nonlinearity": "tanh"}
         assert ready.trace.vocab is None and ready.trace.class_names is None
         assert (ready.trace.h == expected.h).all() and (ready.trace.grad_h == expected.grad_h).all()
 
@@ -331,7 +331,10 @@ def test_a_reader_that_never_reads_does_not_grow_memory():
                 if line.startswith("VmRSS:"):
                     return int(line.split()[1]) / 1024
 
-        time.sleep(2.0)  # past the first steps' allocations (optimizer state, buffers)
+        # Past the first steps' allocations: the optimizer (its first use imports torch._dynamo),
+        # its state, the autograd buffers. Read until then; from here on nobody reads.
+        wait_for(client, snapshot(lambda s: s.step >= 20))
+        time.sleep(1.0)
         before = rss_mb()
         time.sleep(4.0)  # ~10 snapshots and ~4 traces, nobody reading
         assert rss_mb() - before < 20

@@ -44,6 +44,19 @@ def _sigmoid(a: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * a))  # no overflow for large |a|
 
 
+def _norms(v: np.ndarray) -> np.ndarray:
+    """||v|| over the last axis, in float64, with no square underflowing.
+
+    A float32 square underflows below ~1e-19 and a float64 one below ~1e-154, so
+    each vector is first scaled by the power of two nearest its largest |v_i|
+    (exact: it changes no digit), normed, and scaled back.
+    """
+    v = np.asarray(v, np.float64)
+    largest = np.max(np.abs(v), axis=-1, keepdims=True)
+    _, exponent = np.frexp(np.where(np.isfinite(largest) & (largest > 0), largest, 1.0))
+    return np.linalg.norm(np.ldexp(v, -exponent), axis=-1) * np.ldexp(1.0, exponent[..., 0])
+
+
 # ---------------------------------------------------------------- cells
 
 
@@ -359,7 +372,8 @@ def trace_core(core: nn.RNNBase, inputs: torch.Tensor, arch: str | None = None) 
     """Trace a bare torch.nn.RNN/LSTM/GRU on inputs [T, input_size].
 
     With no task there is no head, so the loss is L = 1/2 ||h_n||^2 over the last
-    layer's final states (both directions for a bidirectional core).
+    layer's final states (both directions for a bidirectional core). It is the one
+    scored step's loss, so grad_h_last is grad_h.
     """
     stack = _forward_stack(core, inputs)
     arch = arch or stack.arch
@@ -373,10 +387,11 @@ def trace_core(core: nn.RNNBase, inputs: torch.Tensor, arch: str | None = None) 
     total = 0.5 * float((final[rows] ** 2).sum())
     loss = np.full(steps, np.nan)
     loss[-1] = total
+    grad_norms = _norms(grad_h)
     return Trace(
         arch, "core", stack.layers, stack.directions, stack.hidden, h, gates,
         outputs=stack.out, loss=loss, total_loss=total,
-        grad_h=np.linalg.norm(grad_h, axis=-1), grad_x=np.linalg.norm(d_x, axis=-1), c=c,
+        grad_h=grad_norms, grad_x=_norms(d_x), grad_h_last=grad_norms, c=c,
         inputs=inputs.detach().numpy(),
     )
 
@@ -385,7 +400,10 @@ def trace_sequence(model: SequenceModel, x: torch.Tensor, y: torch.Tensor, dec_i
     """Trace one sequence (x: [T] tokens or [T, F] values) through a SequenceModel.
 
     L is the training loss of this one sequence (the mean over its scored steps),
-    so grad_h is the gradient the optimiser would see for it.
+    so grad_h is the gradient the optimiser would see for it. grad_h_last is the
+    gradient of one step's loss alone: the last scored step's in each direction's
+    own reading order (for a backward direction, the first scored step in time).
+    For a many-to-one task that one step's loss is L, and grad_h_last is grad_h.
     """
     kind = model.task
     with torch.no_grad():
@@ -413,22 +431,33 @@ def trace_sequence(model: SequenceModel, x: torch.Tensor, y: torch.Tensor, dec_i
                 per_step[-1] = final[0]
             step_loss = torch.full((len(out_t),), float("nan"))
             step_loss[-1] = tasks.step_losses(kind, pred, y[None])[0].detach()
+            step_terms = None
         else:
             step_pred = model.head(out_t)
             pred = step_pred.squeeze(-1) if kind == "forecast" else step_pred
             loss = tasks.batch_loss(kind, pred[None], y[None])
             per_step = step_pred.detach()
-            step_loss = tasks.step_losses(kind, pred[None].detach(), y[None])[0]
-        loss.backward()
-    d_out = out.grad.numpy()
+            step_terms = tasks.step_losses(kind, pred[None], y[None])[0]  # each step's loss, under autograd
+            step_loss = step_terms.detach()
+        (d_out,) = torch.autograd.grad(loss, out, retain_graph=step_terms is not None)
 
-    if kind == "seq2seq":
-        g_dec, d_dec_x, dh0, dc0 = _backward_stack(top, d_out)
-        g_enc, d_x, _, _ = _backward_stack(stack, np.zeros_like(stack.out), dh_n=dh0, dc_n=dc0)
-        grad_h = np.concatenate([g_enc, g_dec])
-        d_x = np.concatenate([d_x, d_dec_x])
+    def backward(d_top: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """dL/dh_t [T, L*D, H] and dL/dx_t [T, in] from dL/d(the top layer's output);
+        for seq2seq, through the decoder into the encoder, the decoder's steps after the encoder's."""
+        if kind != "seq2seq":
+            grad, d_in, _, _ = _backward_stack(stack, d_top)
+            return grad, d_in
+        g_dec, d_dec_x, dh0, dc0 = _backward_stack(top, d_top)
+        g_enc, d_enc_x, _, _ = _backward_stack(stack, np.zeros_like(stack.out), dh_n=dh0, dc_n=dc0)
+        return np.concatenate([g_enc, g_dec]), np.concatenate([d_enc_x, d_dec_x])
+
+    grad_h, d_x = backward(d_out.numpy())
+    grad_norms = _norms(grad_h)
+    if step_terms is None:
+        grad_last_norms = grad_norms  # one scored step: its loss is L
     else:
-        grad_h, d_x, _, _ = _backward_stack(stack, d_out)
+        grad_last_norms = _norms(_last_step_gradients(step_terms, out, backward, stack.directions, grad_h.shape))
+
     h, c, gates = _states(stack, model.config.arch)
     if kind == "seq2seq":
         h2, c2, gates2 = _states(top, model.config.arch)
@@ -451,7 +480,30 @@ def trace_sequence(model: SequenceModel, x: torch.Tensor, y: torch.Tensor, dec_i
     return Trace(
         model.config.arch, kind, stack.layers, stack.directions, stack.hidden, h, gates,
         outputs=outputs, loss=step_loss, total_loss=loss.item(), c=c,
-        grad_h=np.linalg.norm(grad_h, axis=-1), grad_x=np.linalg.norm(d_x, axis=-1),
+        grad_h=grad_norms, grad_x=_norms(d_x), grad_h_last=grad_last_norms,
         inputs=None if tokens is not None else x.numpy(), tokens=tokens,
         targets=y.numpy(), decoder_start=len(x) if kind == "seq2seq" else None,
     )
+
+
+def _last_step_gradients(step_terms: torch.Tensor, out: torch.Tensor, backward, directions: int,
+                         shape: tuple[int, ...]) -> np.ndarray:
+    """d(one step's loss)/dh_t [T, L*D, H]: for each direction, its last scored step's.
+
+    A forward direction's last scored step is the last in time; a backward
+    direction reads the sequence from its end, so its last is the first in time.
+    Each is one more BPTT pass, with the direct gradient of that step's loss only.
+    NaN where no step is scored.
+    """
+    scored = np.flatnonzero(~torch.isnan(step_terms.detach()).numpy())
+    grads = np.full(shape, np.nan)
+    if not len(scored):
+        return grads
+    passes = {}
+    for d, step in enumerate((scored[-1], scored[0])[:directions]):
+        if step not in passes:
+            with torch.enable_grad():
+                (d_top,) = torch.autograd.grad(step_terms[step], out, retain_graph=True)
+            passes[step] = backward(d_top.numpy())[0]
+        grads[:, d::directions] = passes[step][:, d::directions]
+    return grads

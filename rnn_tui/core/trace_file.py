@@ -12,8 +12,17 @@ Arrays (T steps, L layers, D directions, H units; index l*D + d as in torch's h_
     gate_*   [T, L*D, H]   each gate's activation (lstm i f g o, gru r z n); "preact" for rnn
     outputs  [T, O]        probabilities, or the predicted value
     loss     [T]           per-step loss, NaN where a step is not scored
-    grad_h   [T, L*D]      ||dL/dh_t||, full BPTT, in float64 (float32 squares underflow)
+    grad_h   [T, L*D]      ||dL/dh_t||, full BPTT
     grad_x   [T]           ||dL/dx_t|| (for tokens, of the token's embedding)
+    grad_h_last [T, L*D]   ||dl_s/dh_t||: the gradient of one step's loss alone, l_s = loss[s]
+                           at the last scored step s in each direction's own reading order
+                           (a backward direction's is the first scored step in time): how far
+                           back the last prediction's gradient reaches. Where one step is
+                           scored (many-to-one, a bare core), l_s is L and this is grad_h.
+                           NaN where no step is scored. Optional: older files lack it.
+
+Every norm is taken in float64, after scaling each vector by a power of two near its
+largest entry: the squares of float32 entries below ~1e-19 would underflow to 0.
 """
 
 from __future__ import annotations
@@ -49,6 +58,7 @@ class Trace:
     decoder_start: int | None = None  # seq2seq: steps from here on are the decoder's
     # Provenance, JSON-able: scenario, arch, step (of the weights), sample, run.
     meta: dict = field(default_factory=dict)
+    grad_h_last: np.ndarray | None = None  # [T, L*D] ||dl_s/dh_t|| for the last scored step s, float64
 
     @property
     def steps(self) -> int:
@@ -77,6 +87,8 @@ class Trace:
             out["class_names"] = np.array(self.class_names, dtype=str)
         if self.decoder_start is not None:
             out["decoder_start"] = np.int64(self.decoder_start)
+        if self.grad_h_last is not None:
+            out["grad_h_last"] = self.grad_h_last
         return out
 
     def save(self, path) -> None:
@@ -97,7 +109,7 @@ class Trace:
             raise UserError(f"trace {path}: no {', '.join(missing)}; expected a file written by rnn-tui trace")
         layers, directions, hidden = (int(v) for v in a["shape"])
         gates = {k.removeprefix("gate_"): v for k, v in a.items() if k.startswith("gate_") or k == "preact"}
-        optional = {k: a.get(k) for k in ("c", "inputs", "tokens", "targets")}
+        optional = {k: a.get(k) for k in ("c", "inputs", "tokens", "targets", "grad_h_last")}
         return cls(
             arch=str(a["arch"]), kind=str(a["kind"]), layers=layers, directions=directions, hidden=hidden,
             h=a["h"], gates=gates, outputs=a["outputs"], loss=a["loss"], total_loss=float(a["total_loss"]),

@@ -267,7 +267,7 @@ class Run:
         trace = trace_sequence(self.inspector(), val.x[i], val.y[i], dec)
         trace.vocab, trace.class_names = t.data.vocab, t.data.class_names
         trace.meta = {"scenario": self.scenario.name, "arch": t.model_config.arch, "step": t.weights_step,
-                      "sample": i, "run": self.label}
+                      "sample": i, "run": self.label, "nonlinearity": t.model_config.nonlinearity}
         return TraceReady(self.label, self.uid, self.version, i, trace)
 
     def info(self) -> RunInfo:

@@ -38,7 +38,8 @@ from rnn_tui.ui.widgets.training import TrainingPanel
 from rnn_tui.ui.widgets.unrolled import Unrolled
 
 MIN_WIDTH, MIN_HEIGHT = 80, 24
-FULL_WIDTH, FULL_HEIGHT = 120, 36  # below this the diagram and the generation panel give way
+FULL_WIDTH, FULL_HEIGHT = 120, 36  # below this the generation panel and the loss chart give way
+SHORT_HEIGHT = 45  # below this the overview leaves the diagram to its zoom key (1): the hidden state needs rows
 ARCH_CYCLE = ("lstm", "gru", "rnn", "esn")
 SPEEDS = (1, 2, 4, 8, 16, 32)  # steps per second while playing
 POLL_S = 0.1  # how often the trainer's pipes are read
@@ -158,6 +159,7 @@ class MainScreen(Screen):
         self.set_class(small, "-too-small")
         self.set_class(not small and (width < FULL_WIDTH or height < FULL_HEIGHT), "-compact")
         self.set_class(width >= 160 and height >= 45, "-roomy")
+        self.set_class(height < SHORT_HEIGHT, "-short")
         if small:
             self.too_small.update(
                 f"rnn-tui needs a terminal of at least {MIN_WIDTH}×{MIN_HEIGHT}; this one is {width}×{height}.\n"
@@ -176,7 +178,7 @@ class MainScreen(Screen):
         if update.training and view.snaps:
             run = view.run
             self.training.update_runs(view.snaps, run.baseline if run else None,
-                                      run.goal_text if run else "", view.focus_run)
+                                      run.goal_text if run else "", view.focus_run, infos=view.info)
             self.update_status()
         if update.text is not None:
             self.generation.update(update.text)
@@ -338,9 +340,9 @@ class MainScreen(Screen):
         if why:
             self.notify(why, severity="warning")
             return
-        if not was and self.has_class("-compact"):
-            self.notify(f"the Generation panel needs a terminal of at least {FULL_WIDTH}×{FULL_HEIGHT}; this one "
-                        f"is {self.size.width}×{self.size.height}", severity="warning")
+        if not was and self.has_class("-compact") and self.zoom != "generation":
+            self.notify(f"the Generation panel is hidden below {FULL_WIDTH}×{FULL_HEIGHT} (this terminal is "
+                        f"{self.size.width}×{self.size.height}): press 6 to see it", severity="warning")
 
     def set_temperature(self, temperature: float) -> None:
         self.view.temperature = temperature

@@ -102,3 +102,25 @@ def half_blocks(top: np.ndarray, bottom: np.ndarray | None, scale: tuple[Color, 
     if run is not None:
         segments.append(Segment("▀" * (count * zoom), table[run[0]][run[1] + 1]))
     return segments
+
+
+@lru_cache(maxsize=256)
+def foreground(color: Color) -> Style:
+    return Style(color=color)
+
+
+def bar(scale: tuple[Color, ...], cells: int = 11) -> list[Segment]:
+    """A colour bar for a legend: `cells` blocks from the scale's first level to its
+    last, evenly spaced, in the very colours the cells are drawn with."""
+    cells = max(2, cells)
+    top = len(scale) - 1
+    return [Segment("█", foreground(scale[round(k * top / (cells - 1))])) for k in range(cells)]
+
+
+def legend(low: str, scale: tuple[Color, ...], high: str, cells: int = 11, note: str = "",
+           style: Style | None = None) -> list[Segment]:
+    """"low ███████ high note": what the colours of a panel mean."""
+    out = [Segment(f"{low} ", style), *bar(scale, cells), Segment(f" {high}", style)]
+    if note:
+        out.append(Segment(f" {note}", style))
+    return out

@@ -32,7 +32,8 @@ paused for a second.
   orange positive. Some units learn to track quotes, brackets or line ends — pick
   one with `[` and `]` and watch the text light up. The sparkline under the tokens
   is that unit's value over time.
-- **Unrolled network** — the cells around the current step. x_t comes in from
+- **Unrolled network** — the cells around the current step, numbered from 1 as
+  the Sequence panel counts (x1, y1 for the first step). x_t comes in from
   below, h_t (and c_t) passes right, y_t leaves at the top. Each box shows
   ‖∂L/∂h_t‖: watch it fade along the chain.
 - **Gates** — every gate's activation per unit at this step, dark = 0, bright = 1
@@ -40,10 +41,21 @@ paused for a second.
   saturated: a gate near 0 or 1 is a switch.
 - **Hidden state** — units (rows, two per text line) × time (columns). Click a
   column to jump there; click a row to select a unit.
-- **Gradient** — ‖∂L/∂h_t‖ for every step on a log scale, and the input saliency
-  ‖∂L/∂x_t‖. "shrinks ×0.80 per step back" means each step further from the loss
-  gets 0.8 times the gradient of the one after it: after 50 steps that is 1e-5,
-  and the early inputs can no longer be learned from.
+- **Gradient** — ‖∂L/∂h_t‖ for every step on a log scale, for the layer and
+  direction picked with `L`; the input saliency ‖∂L/∂x_t‖; the step numbers,
+  with ▲ under the current step. "shrinks ×0.80 per step back" means the
+  gradient is multiplied by 0.8 for each step it travels back from the loss:
+  after 50 steps that is 1e-5, and inputs that far back can no longer be
+  learned from. Back means back in the direction's own reading order: a
+  backward direction (←) reads the sequence from its end, so its step back is a
+  step to the *right*, towards later t. The figure is fitted where nothing but
+  back-propagation moves the gradient: up to the loss ("loss: …") when the loss
+  comes at the end, or before the first scored step. When every step is scored
+  (text, sine, brackets) ‖∂L/∂h_t‖ mixes every step's own loss, so the figure
+  ("last step's loss: …") is fitted on the gradient of the last scored step's
+  loss alone: how far back the last prediction's gradient reaches. For a
+  backward direction that is the prediction it reads last, the first scored
+  step.
 - **Training** — validation (and training) loss on a log scale against the naive
   baseline (orange), steps, speed, learning rate, clipping, and a SOLVED badge
   when the scenario's goal (under the panel) is met. ‖g‖ is the gradient's norm

@@ -6,6 +6,8 @@ never be labelled with another run's tokens.
 
 from __future__ import annotations
 
+import numpy as np
+
 from rnn_tui.core.trace_file import Trace
 
 
@@ -34,3 +36,30 @@ def step_labels(trace: Trace) -> list[str]:
     if trace.inputs is not None:
         return [input_label(row) for row in trace.inputs]
     return [str(t) for t in range(trace.steps)]
+
+
+PAD = "<pad>"  # the padding token a left-padded sequence starts with (sentiment)
+
+
+def special(token: str) -> bool:
+    """A marker such as <pad> or <go>: not text, and no sign of word-level text."""
+    return len(token) > 2 and token.startswith("<") and token.endswith(">")
+
+
+def word_level(trace: Trace) -> bool:
+    """Whether the steps' labels are words (drawn apart) rather than characters (drawn
+    compact). A token vocabulary is word-level when it holds any multi-character token
+    besides markers such as <go>; vector inputs and step numbers are drawn apart too."""
+    if trace.tokens is None or not trace.vocab:
+        return True
+    return any(len(token) > 1 and not special(token) for token in trace.vocab)
+
+
+def content_span(trace: Trace) -> tuple[int, int]:
+    """[first, end) of the steps that are not padding: a left-padded sentence's words.
+    The whole sequence when it has no <pad> token at either end, or only padding."""
+    steps = trace.steps
+    if trace.tokens is None or not trace.vocab or PAD not in trace.vocab:
+        return 0, steps
+    real = np.flatnonzero(np.asarray(trace.tokens) != trace.vocab.index(PAD))
+    return (int(real[0]), int(real[-1]) + 1) if real.size else (0, steps)

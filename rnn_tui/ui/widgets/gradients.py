@@ -1,43 +1,88 @@
 """||dL/dh_t|| at every step on a log scale: vanishing or exploding, seen.
 
 One column per step, bars measured in decades; under them the input saliency
-||dL/dx_t|| as a sparkline. The headline number is the decay per step: the
-factor by which the gradient shrinks (or grows) for each step it travels back,
-fitted on log ||dL/dh_t|| before the last scored step.
+||dL/dx_t|| as a sparkline, and a time axis: step numbers (1-based, as the
+Sequence panel counts; each number starts under its step's column) and ▲ under
+the current step, whose column is drawn in yellow.
+
+The headline number is the decay per step: the factor by which the gradient
+shrinks (or grows) for each step it travels back, fitted on log ||dL/dh_t||.
+"Back" is in the direction's own reading order: a backward direction reads the
+sequence from its end, so its step back is a step to the *right*. The fit runs
+up to where the loss enters that direction (see `decay`): a gradient is only
+pure back-propagation before its sources.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 from rich.text import Text
 
+from rnn_tui.core.kinds import MANY_TO_ONE
 from rnn_tui.core.trace_file import Trace
 from rnn_tui.ui.widgets.lines import Line
 from rnn_tui.ui.widgets.panel import TracePanel
 
-
-
 BLOCKS = " ▁▂▃▄▅▆▇█"
 SPARK = "▁▂▃▄▅▆▇█"
+GUTTER = 7  # the labels left of the columns
+TICK_SPACINGS = (5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000)  # steps between numbers
 
 
-def decay_per_step(grad: np.ndarray, loss: np.ndarray) -> float | None:
-    """exp(slope) of log||dL/dh_t|| against t, before the gradient's source.
-
-    Fitted on the steps before the first scored step for a loss at the end only
-    (many-to-one), else on the whole sequence. Returns None when undefined.
-    """
-    scored = np.flatnonzero(~np.isnan(loss))
-    end = scored[0] + 1 if len(scored) else len(grad)
-    g = grad[:end]
-    ok = np.isfinite(g) & (g > 0)
+def decay_per_step(grad: np.ndarray) -> float | None:
+    """exp(-slope) of log||dL/dh|| against the step, the series in reading order and
+    ending at the gradient's source: the factor per step travelled back. None when
+    fewer than three steps have a finite, positive gradient."""
+    ok = np.isfinite(grad) & (grad > 0)
     if ok.sum() < 3:
         return None
-    t = np.arange(len(g))[ok]
-    slope = np.polyfit(t, np.log(g[ok]), 1)[0]
-    return float(np.exp(-slope))  # per step travelled *back* in time
+    slope = np.polyfit(np.arange(len(grad))[ok], np.log(grad[ok]), 1)[0]
+    return float(np.exp(-slope))
+
+
+@dataclass(frozen=True)
+class Decay:
+    factor: float  # per step back, in the direction's reading order
+    source: str  # what it is fitted on: "loss" (dL/dh_t) or "last step's loss" (dl_s/dh_t)
+
+
+def is_backward(trace: Trace, track: int) -> bool:
+    """Whether the track (layer * directions + direction) reads the sequence from its end."""
+    return trace.directions == 2 and track % 2 == 1
+
+
+def decay(trace: Trace, track: int) -> Decay | None:
+    """The decay per step back of one layer-direction, or None where it cannot be fitted.
+
+    In the direction's reading order (reversed time for a backward direction):
+
+    - many-to-one and a bare core: the loss reads each direction's final state,
+      its last step, so ||dL/dh_t|| over the whole sequence;
+    - else ||dL/dh_t|| up to the first scored step, where at least three steps
+      come before it (the unscored prefix of a copy task, a seq2seq encoder);
+    - else, every step scored (text, sine, brackets): ||dL/dh_t|| mixes every
+      step's own loss, so the gradient of the last scored step's loss alone
+      (grad_h_last), up to that step: how far back the last prediction's
+      gradient reaches.
+    """
+    order = slice(None, None, -1) if is_backward(trace, track) else slice(None)
+    grad = trace.grad_h[order, track]
+    if trace.kind in MANY_TO_ONE or trace.kind == "core":
+        factor = decay_per_step(grad)
+        return None if factor is None else Decay(factor, "loss")
+    scored = np.flatnonzero(~np.isnan(trace.loss[order]))
+    if not len(scored):
+        return None
+    factor = decay_per_step(grad[: scored[0] + 1])
+    if factor is not None:
+        return Decay(factor, "loss")
+    if trace.grad_h_last is None:  # a trace file from before grad_h_last
+        return None
+    factor = decay_per_step(trace.grad_h_last[order, track][: scored[-1] + 1])
+    return None if factor is None else Decay(factor, "last step's loss")
 
 
 def window(steps: int, step: int, width: int) -> tuple[int, int]:
@@ -45,6 +90,23 @@ def window(steps: int, step: int, width: int) -> tuple[int, int]:
         return 0, steps
     start = min(max(0, step - width // 2), steps - width)
     return start, start + width
+
+
+def axis(start: int, end: int, current: int) -> str:
+    """One character per step of [start, end): ▲ under `current` (an index into the
+    window), and 1-based step numbers, each starting under its step's column, with
+    a blank either side; a number that would touch ▲ or another number is left out."""
+    chars = [" "] * (end - start)
+    taken = [False] * len(chars)
+    chars[current], taken[current] = "▲", True
+    spacing = next((s for s in TICK_SPACINGS if s >= len(str(end)) + 2), TICK_SPACINGS[-1])
+    for s in [start] + [s for s in range(start, end) if (s + 1) % spacing == 0]:
+        label, col = str(s + 1), s - start
+        if col + len(label) > len(chars) or any(taken[max(0, col - 1) : col + len(label) + 1]):
+            continue
+        chars[col : col + len(label)] = label
+        taken[col : col + len(label)] = [True] * len(label)
+    return "".join(chars)
 
 
 class Gradients(TracePanel):
@@ -58,7 +120,8 @@ class Gradients(TracePanel):
             return [Text("waiting for the first trace…", style="dim")]
         grad = tr.grad_h[:, self.track]
         facts = self._facts(grad, width)
-        cols, height = max(8, width - 7), max(2, self.size.height - 1 - len(facts))
+        # the bars take the rows the saliency, the axis and the facts leave (one, at the least)
+        cols, height = max(8, width - GUTTER), max(1, self.size.height - 2 - len(facts))
         start, end = window(tr.steps, self.step, cols)
         current = min(self.step, tr.steps - 1) - start
         shown = grad[start:end] > 0  # NaN and 0 draw nothing; an exploded inf draws full height
@@ -74,25 +137,42 @@ class Gradients(TracePanel):
             frac = np.where(shown, (logs - row_low) / (span / height), 0.0)
             bars = "".join(BLOCKS[i] for i in (np.clip(frac, 0, 1) * (len(BLOCKS) - 1)).astype(int))
             label = f"1e{top:+d} " if row == 0 else f"1e{bottom:+d} " if row == height - 1 else ""
-            out.append(_marked(f"{label:>7}", bars, current, "cyan"))
+            out.append(_marked(f"{label:>{GUTTER}}", bars, current, "cyan"))
         finite_x = tr.grad_x[np.isfinite(tr.grad_x)]
         hi = float(finite_x.max()) if finite_x.size and finite_x.max() > 0 else 1.0
         sal = np.clip(np.nan_to_num(tr.grad_x[start:end] / hi, nan=0.0, posinf=1.0), 0.0, 1.0)
         spark = "".join(SPARK[i] for i in (sal * (len(SPARK) - 1)).astype(int))
-        out.append(_marked(f"{'∂L/∂x ':>7}", spark, current, "magenta"))
+        out.append(_marked(f"{'∂L/∂x ':>{GUTTER}}", spark, current, "magenta"))
+        out.append(_marked(f"{'step ':>{GUTTER}}", axis(start, end, current), current, "dim"))
         return out + [Text(line, style="bold") for line in facts]
 
     def _facts(self, grad: np.ndarray, width: int) -> list[str]:
-        """The current step's gradient and the decay per step: one line, or two if narrow."""
+        """Which layer and direction, the current step's gradient and the decay per step
+        back: one line, or two if narrow, in a shorter wording if narrower still."""
         tr = self.trace
         t = min(self.step, tr.steps - 1)
-        facts = [f"‖∂L/∂h_{t}‖ = {grad[t]:.2e}"]
-        decay = decay_per_step(grad, tr.loss)
-        if decay is not None:
-            word = "shrinks" if decay < 1 else "grows"
-            facts.append(f"{word} ×{decay:.3f} per step back, ×{decay ** tr.steps:.1e} over {tr.steps}")
-        one_line = "   ".join(facts)
-        return [one_line] if len(one_line) <= width else facts
+        where = ""
+        if tr.layers * tr.directions > 1:
+            arrow = (" ←" if is_backward(tr, self.track) else " →") if tr.directions == 2 else ""
+            where = f"L{self.track // tr.directions + 1}{arrow} "
+        lines = [f"{where}‖∂L/∂h_{t + 1}‖ = {grad[t]:.2e}"]  # 1-based, as the Sequence panel counts
+        fit = decay(tr, self.track)
+        if fit is None:
+            return lines
+        word = "shrinks" if fit.factor < 1 else "grows"
+        full = f"{fit.source}: {word} ×{fit.factor:.3f} per step back"
+        short = f"{fit.source}: ×{fit.factor:.3f}/step back"
+        total = f", ×{fit.factor ** tr.steps:.1e} over {tr.steps} steps"  # only where it fits
+        for wording in (full, short):  # on the first line, else a line of its own
+            if len(lines[0]) + 3 + len(wording) <= width:
+                lines[0] += "   " + wording
+                break
+            if len(wording) <= width or wording is short:
+                lines.append(wording)
+                break
+        if len(lines[-1]) + len(total) <= width:
+            lines[-1] += total
+        return lines
 
 
 def _marked(label: str, chars: str, current: int, style: str) -> Text:

@@ -4,7 +4,8 @@ x_t enters each cell from below, h_t (and c_t) passes right to the next step,
 y_t leaves at the top. Every cell in a row is the same cell with the same
 weights; the current step's cell is drawn heavy. Each cell shows ||dL/dh_t||,
 so the gradient's fading is visible along the chain. A backward direction gets
-a second row whose arrows point left.
+a second row whose arrows point left. Steps are numbered from 1, as the
+Sequence panel counts them (y1, x1 for the first).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ class Unrolled(TracePanel):
     def get_content_height(self, container, viewport, width: int) -> int:
         if self.trace is None:
             return 1
-        return 5 + 4 * self.trace.layers * self.trace.directions
+        return 6 + 4 * self.trace.layers * self.trace.directions
 
     def lines(self, width: int) -> list[Line]:
         tr = self.trace
@@ -54,7 +55,7 @@ class Unrolled(TracePanel):
         start = min(max(0, self.step - count // 2), max(0, tr.steps - count))
         steps = range(start, min(tr.steps, start + count))
         name = NAMES.get(tr.arch, tr.arch.upper())
-        lines = ["       " + "".join(f"{'y' + str(s):^{CELL}}" for s in steps),
+        lines = ["       " + "".join(f"{'y' + str(s + 1):^{CELL}}" for s in steps),
                  "       " + "".join(f"{'▲':^{CELL}}" for _ in steps)]
         for layer in reversed(range(tr.layers)):
             for d in range(tr.directions):
@@ -71,13 +72,15 @@ class Unrolled(TracePanel):
                 rows[0], rows[2], rows[3] = "      " + rows[0], f"{label:<6}" + rows[2], "      " + rows[3]
                 lines.extend(rows)
         lines.append("       " + "".join(f"{'▲':^{CELL}}" for _ in steps))
+        lines.append("       " + "".join(f"{'x' + str(s + 1):^{CELL}}" for s in steps))
         lines.append("       " + "".join(f"{token_label(self._label(s))[:CELL - 2]:^{CELL}}" for s in steps))
-        out: list[Line] = [Text(line, style="dim" if i < 2 else "") for i, line in enumerate(lines)]
+        out: list[Line] = [Text(line, style="dim" if i < 2 or i == len(lines) - 2 else "")
+                           for i, line in enumerate(lines)]
         out.append(Text("one cell, shared weights · in each box ‖∂L/∂h_t‖", style="dim italic"))
         return out
 
     def _label(self, s: int) -> str:
-        return self.labels[s] if s < len(self.labels) else str(s)
+        return self.labels[s] if s < len(self.labels) else str(s + 1)
 
 
 def _shape(trace: Trace | None) -> tuple | None:
