@@ -16,7 +16,8 @@ from rnn_tui.cli import build_parser
 from rnn_tui.core.trace_file import Trace
 from rnn_tui.training import protocol as p
 from rnn_tui.training.fake import FakeTrainerClient
-from rnn_tui.ui.app import MainScreen, RnnTuiApp
+from rnn_tui.ui.app import RnnTuiApp
+from rnn_tui.ui.main_screen import MainScreen
 from rnn_tui.ui.help import HelpScreen
 from rnn_tui.ui.labels import token_label
 from rnn_tui.ui.pickers import ScenarioPicker

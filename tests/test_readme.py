@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rnn_tui.ui.app import MainScreen
+from rnn_tui.ui.main_screen import MainScreen
 from rnn_tui.ui.help import key_table
 
 README = Path(__file__).resolve().parents[1] / "README.md"
