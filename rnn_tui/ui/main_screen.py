@@ -167,6 +167,7 @@ class MainScreen(Screen):
             self.notify(text, severity=severity, timeout=8 if severity == "error" else 4)
         if update.info:
             self.generation.update(view.generation_hint())
+            self.set_class(view.run is not None and view.run.kind == "forecast", "-forecast")
             self.update_status()
         if update.training and view.snaps:
             run = view.run

@@ -26,11 +26,14 @@ from rnn_tui.ui import colors
 from rnn_tui.ui.labels import PAD, content_span, token_label, word_level
 from rnn_tui.ui.widgets.lines import Line
 from rnn_tui.ui.widgets.panel import TracePanel
+from rnn_tui.ui.widgets.series_plot import plot_rows, step_at, value_range
 
 
 SPARK = "▁▂▃▄▅▆▇█"
 CURRENT, BOLD, DIM = Style(bold=True, reverse=True), Style(bold=True), Style(dim=True)
 FOLDED = Style(dim=True, italic=True)
+SERIES, PREDICTED, MARKER = Style(color="grey62"), Style(color="cyan", bold=True), Style(bgcolor="grey30")
+PLOT_MIN_ROWS = 5  # a forecast is drawn as a plot when the panel has this many rows
 NOT_SCORED = "not scored here; the answer is read at the last step"
 
 
@@ -146,11 +149,41 @@ class Sequence(TracePanel, can_focus=False):
             used, end = used + widths[end], end + 1
         return start, end
 
+    def _plots(self) -> bool:
+        """A forecast is drawn as the series against the one-step predictions."""
+        tr = self.trace
+        return (tr is not None and tr.kind == "forecast" and tr.inputs is not None
+                and self.size.height >= PLOT_MIN_ROWS)
+
+    def _head(self, tr: Trace, t: int) -> Text:
+        return Text.assemble(
+            (f"step {t + 1}/{tr.steps}  ", "bold"),
+            (f"input {self.labels[t]!s}  ", ""),
+            describe_step(tr, t, tr.class_names, tr.vocab),
+            no_wrap=True, overflow="ellipsis",
+        )
+
+    def _forecast_lines(self, tr: Trace, t: int, width: int) -> list[Line]:
+        """The series x_t, the model's prediction of the next value at each step, and the
+        current step's column; the prediction at t is drawn at t + 1, where its target is."""
+        series = tr.inputs[:, 0].astype(float)
+        predicted = np.full(tr.steps, np.nan)
+        predicted[1:] = tr.outputs[:-1, 0]
+        lo, hi = value_range(series, predicted)
+        rows = plot_rows([(series, SERIES), (predicted, PREDICTED)], width, self.size.height - 2, t, lo, hi,
+                         MARKER)
+        legend = Text.assemble(("⣀ series x_t", SERIES), ("   ⣀ predicted, one step ahead", PREDICTED),
+                               ("   ▒ this step", "on grey30"), (f"   y {lo:+.2f}..{hi:+.2f}", "dim"),
+                               no_wrap=True, overflow="ellipsis")
+        return [self._head(tr, t), *rows, legend]
+
     def lines(self, width: int) -> list[Line]:
         if self.trace is None or not self.labels:
             return [Text("loading…", style="dim")]
         tr, width = self.trace, max(1, width)
         t = min(self.step, tr.steps - 1)
+        if self._plots():
+            return self._forecast_lines(tr, t, width)
         items = self._strip_items()
         current = self._current_item(items, t)
         start, end = self._window_near(items, current, width)
@@ -173,12 +206,7 @@ class Sequence(TracePanel, can_focus=False):
                 spark.append(Segment(SPARK[sparks[s0]] * len(text), BOLD if here else DIM))
             self._spans.append((x, x + len(text), s0))
             x += len(text)
-        head = Text.assemble(
-            (f"step {t + 1}/{tr.steps}  ", "bold"),
-            (f"input {self.labels[t]!s}  ", ""),
-            describe_step(tr, t, tr.class_names, tr.vocab),
-            no_wrap=True, overflow="ellipsis",
-        )
+        head = self._head(tr, t)
         spark_label = Text(f"▁…█ and tint: unit {unit}'s h, {lo:+.2f}..{hi:+.2f} (blue < 0 < orange)",
                            style="dim", no_wrap=True, overflow="ellipsis")
         return [head, tokens, spark, spark_label]
@@ -191,6 +219,9 @@ class Sequence(TracePanel, can_focus=False):
         return lo + start, lo + end
 
     def on_click(self, event) -> None:
+        if self._plots() and 1 <= event.y < self.size.height - 1:
+            self.post_message(self.StepClicked(step_at(event.x, self.size.width, self.trace.steps)))
+            return
         if event.y not in (1, 2):
             return
         for x0, x1, step in self._spans:
