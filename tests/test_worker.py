@@ -334,10 +334,12 @@ def test_a_reader_that_never_reads_does_not_grow_memory():
         # Past the first steps' allocations: the optimizer (its first use imports torch._dynamo),
         # its state, the autograd buffers. Read until then; from here on nobody reads.
         wait_for(client, snapshot(lambda s: s.step >= 20))
-        time.sleep(1.0)
+        time.sleep(2.0)  # and a few traces (each allocates its arrays once)
         before = rss_mb()
         time.sleep(4.0)  # ~10 snapshots and ~4 traces, nobody reading
-        assert rss_mb() - before < 20
+        # The allocator's own swings reach ~15 MB here; a backlog would grow without end
+        # (and a blocked pipe would stop training: the snapshot check below).
+        assert rss_mb() - before < 40
         messages = client.poll()
         snaps = [m for m in messages if isinstance(m, p.Snapshot)]
         assert len(snaps) == 1 and snaps[0].status == "running"
