@@ -191,7 +191,7 @@ def cmd_train(args) -> int:
         torch.set_num_threads(args.threads)
     data = scenario.build_data(train.seed)
     runs_dir = None if args.no_run_folder else args.runs_dir
-    run = Run("main", scenario, source, data, model, train, runs_dir, headless.check_events, time.perf_counter,
+    run = Run("main", scenario, source, data, model, train, runs_dir, headless.say_errors, time.perf_counter,
               device=device)
     if args.checkpoint:
         run.load(args.checkpoint)

@@ -32,7 +32,7 @@ def run(run: Run, save: str | None, as_json: bool) -> int:
     """Train `run` for its budget (its train config's steps, from where it starts)."""
     trainer, scenario = run.trainer, run.scenario
     steps = trainer.train_config.steps
-    solved, metric = scenario.solved, scenario.solved.metric
+    metric = scenario.solved.metric
     start, row, seen = time.perf_counter(), {}, len(trainer.history)
     err = Console(stderr=True)
     progress = None
@@ -98,7 +98,7 @@ def _keep(run: Run, save: str | None, err: Console) -> dict:
     return out
 
 
-def check_events(message) -> None:
+def say_errors(message) -> None:
     """What a headless Run says: errors go to stderr; notices are in the summary already."""
     if isinstance(message, TrainerError):
         print(f"rnn-tui: {message.reason}", file=sys.stderr)

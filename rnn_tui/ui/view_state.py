@@ -8,6 +8,7 @@ headline says. It sends commands through the client it is given; it never blocks
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from rnn_tui.core.trace_file import Trace
@@ -36,8 +37,6 @@ class Update:
 
 class ViewState:
     def __init__(self, client, compare: bool = False, clock=None):
-        import time
-
         self.client = client
         self.clock = clock or time.monotonic
         self.compare = compare
