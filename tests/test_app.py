@@ -439,6 +439,11 @@ async def test_every_panel_is_one_key_away_at_80x24_and_120x40():
         async with app.run_test(size=size) as pilot:
             await settle(app, pilot, until=lambda a: shown(a) is not None and a.view.snap is not None)
             screen = main(app)
+            # the overview keeps the gradient's figure for the current step inside its box
+            grads, box = screen.query_one("#gradients"), screen.query_one("#grad-box")
+            assert "‖∂L/∂h_1‖" in grads.plain
+            assert len(grads.plain.splitlines()) <= grads.region.height
+            assert grads.region.bottom < box.region.bottom, f"{grads.region} overflows {box.region} at {size}"
             for key, box in zip("123456", ("#unrolled-box", "#gates-box", "#heatmap-box", "#grad-box", "#training",
                                            "#generation")):
                 await pilot.press(key)

@@ -111,7 +111,7 @@ def axis(start: int, end: int, current: int) -> str:
 
 class Gradients(TracePanel):
     DEFAULT_CSS = """
-    Gradients { height: 1fr; min-height: 5; }
+    Gradients { height: 1fr; min-height: 3; }
     """
 
     def lines(self, width: int) -> list[Line]:
@@ -120,8 +120,14 @@ class Gradients(TracePanel):
             return [Text("waiting for the first trace…", style="dim")]
         grad = tr.grad_h[:, self.track]
         facts = self._facts(grad, width)
+        rows = self.size.height
+        # short of rows, the saliency row goes first, then the facts shrink to one line:
+        # the gradient's figures and the current step's place are what the panel is for
+        with_saliency = rows >= 3 + len(facts)
+        if rows < 2 + len(facts):
+            facts = self._facts(grad, width, one_line=True)
         # the bars take the rows the saliency, the axis and the facts leave (one, at the least)
-        cols, height = max(8, width - GUTTER), max(1, self.size.height - 2 - len(facts))
+        cols, height = max(8, width - GUTTER), max(1, rows - 1 - with_saliency - len(facts))
         start, end = window(tr.steps, self.step, cols)
         current = min(self.step, tr.steps - 1) - start
         shown = grad[start:end] > 0  # NaN and 0 draw nothing; an exploded inf draws full height
@@ -142,20 +148,23 @@ class Gradients(TracePanel):
         hi = float(finite_x.max()) if finite_x.size and finite_x.max() > 0 else 1.0
         sal = np.clip(np.nan_to_num(tr.grad_x[start:end] / hi, nan=0.0, posinf=1.0), 0.0, 1.0)
         spark = "".join(SPARK[i] for i in (sal * (len(SPARK) - 1)).astype(int))
-        out.append(_marked(f"{'∂L/∂x ':>{GUTTER}}", spark, current, "magenta"))
+        if with_saliency:
+            out.append(_marked(f"{'∂L/∂x ':>{GUTTER}}", spark, current, "magenta"))
         out.append(_marked(f"{'step ':>{GUTTER}}", axis(start, end, current), current, "dim"))
         return out + [Text(line, style="bold") for line in facts]
 
-    def _facts(self, grad: np.ndarray, width: int) -> list[str]:
+    def _facts(self, grad: np.ndarray, width: int, one_line: bool = False) -> list[str]:
         """Which layer and direction, the current step's gradient and the decay per step
-        back: one line, or two if narrow, in a shorter wording if narrower still."""
+        back: one line, or two if narrow, in a shorter wording if narrower still; with
+        `one_line`, the decay only where it fits beside the gradient."""
         tr = self.trace
         t = min(self.step, tr.steps - 1)
         where = ""
         if tr.layers * tr.directions > 1:
             arrow = (" ←" if is_backward(tr, self.track) else " →") if tr.directions == 2 else ""
             where = f"L{self.track // tr.directions + 1}{arrow} "
-        lines = [f"{where}‖∂L/∂h_{t + 1}‖ = {grad[t]:.2e}"]  # 1-based, as the Sequence panel counts
+        value = f"{grad[t]:.1e}" if one_line else f"= {grad[t]:.2e}"
+        lines = [f"{where}‖∂L/∂h_{t + 1}‖ {value}"]  # 1-based, as the Sequence panel counts
         fit = decay(tr, self.track)
         if fit is None:
             return lines
@@ -163,10 +172,14 @@ class Gradients(TracePanel):
         full = f"{fit.source}: {word} ×{fit.factor:.3f} per step back"
         short = f"{fit.source}: ×{fit.factor:.3f}/step back"
         total = f", ×{fit.factor ** tr.steps:.1e} over {tr.steps} steps"  # only where it fits
-        for wording in (full, short):  # on the first line, else a line of its own
-            if len(lines[0]) + 3 + len(wording) <= width:
-                lines[0] += "   " + wording
+        tight = f"×{fit.factor:.3f}/step back"
+        for wording in (full, short, tight) if one_line else (full, short):  # on the first line, else a line of its own
+            beside = ("  " if wording is tight else "   ") + wording
+            if len(lines[0]) + len(beside) <= width:
+                lines[0] += beside
                 break
+            if one_line:
+                continue
             if len(wording) <= width or wording is short:
                 lines.append(wording)
                 break
