@@ -23,7 +23,7 @@ from rnn_tui.data.scenario import (
 )
 from rnn_tui.errors import UserError
 
-BUILTINS = ["text", "adding", "brackets", "copy", "digits", "reverse", "sentiment", "sine"]
+BUILTINS = ["text", "adding", "brackets", "copy", "digits", "exploding", "reverse", "sentiment", "sine"]
 TOKEN_OUT = ("next_token", "tag", "classify", "seq2seq")
 
 
@@ -69,7 +69,8 @@ def test_builtin_fields(name):
     assert scenario.name == name and scenario.path.stem == name
     assert scenario.task in TASK_KINDS and GENERATORS[scenario.data["generator"]].task == scenario.task
     assert scenario.title and 2 <= scenario.description.count(". ") + 1 <= 6
-    assert scenario.model.arch == "lstm" and 32 <= scenario.model.hidden <= 128
+    # every built-in trains an LSTM, but the one that shows a plain RNN's gradient exploding
+    assert scenario.model.arch == ("rnn" if name == "exploding" else "lstm") and 32 <= scenario.model.hidden <= 128
     assert scenario.solved.baseline and "\n" not in scenario.solved.baseline
     assert scenario.sample == ({"temperature": 0.8, "length": 200} if name == "text" else {})
 
@@ -303,7 +304,7 @@ BAD_FILES = {
     "goal": (GOOD.replace("goal = 0.01", "goal = -1"), r"\[solved\] goal must be a positive number"),
     "sample for non-text": (GOOD + "[sample]\nlength = 5\n", r"\[sample\] only a next_token task samples text"),
     "data file": (GOOD.replace('"adding"', '"text"').replace('"regress"', '"next_token"')
-                  .replace("train_size = 8\nval_size = 8\n", 'file = "nope.txt"\n'), r"\[data\] file .*nope\.txt not found"),
+                  .replace("train_size = 8\nval_size = 8\n", 'file = "nope.txt"\n'), r"\[data\] file .*nope\.txt: file not found"),
 }
 
 
@@ -323,7 +324,7 @@ def test_unknown_name_lists_the_scenarios():
 
 
 def test_missing_toml_file(tmp_path):
-    with pytest.raises(UserError, match=r"nothere\.toml: scenario file not found"):
+    with pytest.raises(UserError, match=r"nothere\.toml: file not found"):
         load_scenario(str(tmp_path / "nothere.toml"))
 
 

@@ -10,6 +10,9 @@ from rnn_tui.errors import UserError
 ARCHS = ("rnn", "lstm", "gru", "esn")
 NONLINEARITIES = ("tanh", "relu")
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
+# numpy's legacy seeding takes 0 to 2**32 - 1; one range for every seed, wherever it is given.
+MAX_SEED = 2**32 - 1
+MAX_SAMPLE_LENGTH = 100_000  # tokens one generation may ask for (a [sample] length, sample --length)
 
 
 @dataclass(frozen=True)
@@ -23,16 +26,18 @@ class ModelConfig:
     dropout: float = 0.0  # between layers, while training
     spectral_radius: float = 0.9  # ESN reservoir
     input_scale: float = 1.0  # ESN input weights
+    init_radius: float = 0.0  # rnn, lstm, gru: W_hh starts at this spectral radius (each gate's block); 0: torch's init
 
     def validate(self, where: str = "model") -> "ModelConfig":
         _choice(where, "arch", self.arch, ARCHS)
         _choice(where, "nonlinearity", self.nonlinearity, NONLINEARITIES)
-        _positive_int(where, "hidden", self.hidden, upper=4096)
-        _positive_int(where, "layers", self.layers, upper=3)
-        _positive_int(where, "embed", self.embed, upper=4096)
+        _int_in(where, "hidden", self.hidden, high=4096)
+        _int_in(where, "layers", self.layers, high=3)
+        _int_in(where, "embed", self.embed, high=4096)
         _finite(where, "dropout", self.dropout, low=0.0, high=0.99)
         _finite(where, "spectral_radius", self.spectral_radius, low=1e-6, high=10.0)
         _finite(where, "input_scale", self.input_scale, low=0.0, high=100.0)
+        _finite(where, "init_radius", self.init_radius, low=0.0, high=10.0)
         if not isinstance(self.bidirectional, bool):
             raise UserError(f"{where}: bidirectional must be true or false, got {self.bidirectional!r}")
         return self
@@ -52,20 +57,16 @@ class TrainConfig:
     checkpoint_every: int = 10  # evaluations between checkpoints in the run folder; 0: only on quit
 
     def validate(self, where: str = "train") -> "TrainConfig":
-        _positive_int(where, "steps", self.steps)
-        _positive_int(where, "batch_size", self.batch_size, upper=65536)
-        _positive_int(where, "eval_every", self.eval_every)
+        _int_in(where, "steps", self.steps)
+        _int_in(where, "batch_size", self.batch_size, high=65536)
+        _int_in(where, "eval_every", self.eval_every)
         _finite(where, "lr", self.lr, low=0.0, high=100.0, open_low=True)
         _finite(where, "clip", self.clip, low=0.0, high=1e9)
         _finite(where, "momentum", self.momentum, low=0.0, high=0.9999)
         _finite(where, "weight_decay", self.weight_decay, low=0.0, high=10.0)
         _choice(where, "optimizer", self.optimizer, OPTIMIZERS)
-        if not isinstance(self.checkpoint_every, int) or isinstance(self.checkpoint_every, bool) \
-                or not 0 <= self.checkpoint_every <= 10**9:
-            raise UserError(f"{where}: checkpoint_every must be an integer from 0 to {10**9}, "
-                            f"got {self.checkpoint_every!r}")
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool):
-            raise UserError(f"{where}: seed must be an integer, got {self.seed!r}")
+        _int_in(where, "checkpoint_every", self.checkpoint_every, low=0)
+        _int_in(where, "seed", self.seed, low=0, high=MAX_SEED)
         return self
 
 
@@ -98,9 +99,9 @@ def _choice(where, name, value, options):
         raise UserError(f"{where}: unknown {name} {value!r}; expected one of {', '.join(options)}")
 
 
-def _positive_int(where, name, value, upper=10**9):
-    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= upper:
-        raise UserError(f"{where}: {name} must be an integer from 1 to {upper}, got {value!r}")
+def _int_in(where, name, value, low=1, high=10**9):
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise UserError(f"{where}: {name} must be an integer from {low} to {high}, got {value!r}")
 
 
 def _finite(where, name, value, low, high, open_low=False):

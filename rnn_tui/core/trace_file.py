@@ -27,11 +27,13 @@ largest entry: the squares of float32 entries below ~1e-19 would underflow to 0.
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from rnn_tui.core.files import write_atomically
 from rnn_tui.errors import UserError
 
 
@@ -92,8 +94,10 @@ class Trace:
         return out
 
     def save(self, path) -> None:
-        with open(path, "wb") as fh:  # np.savez would append ".npz" to a path without it
-            np.savez_compressed(fh, **self.arrays())
+        """Written whole or not at all; OSError when it cannot be."""
+        buffer = io.BytesIO()  # np.savez would append ".npz" to a path without it
+        np.savez_compressed(buffer, **self.arrays())
+        write_atomically(path, buffer.getvalue())
 
     @classmethod
     def load(cls, path) -> "Trace":

@@ -57,20 +57,22 @@ class TaskData:
     def seq_len(self) -> int:
         return int(self.train.x.shape[1])
 
-    def encode_text(self, text: str) -> torch.Tensor:
-        """Token ids of `text` (characters, or words when joiner is a space)."""
+    def encode_text(self, text: str, option: str = "--input-text") -> torch.Tensor:
+        """Token ids of `text` (characters, or words when joiner is a space); a UserError
+        naming `option` and the unknown tokens when some are not in the vocabulary."""
         if self.vocab is None:
-            raise UserError("--input-text: this scenario reads numbers, not text")
+            raise UserError(f"{option}: this scenario reads numbers, not text")
         index = {s: i for i, s in enumerate(self.vocab)}
         pieces = text.split() if self.joiner == " " else list(text)
         unknown = sorted({p for p in pieces if p not in index})
         if unknown:
-            shown = ", ".join(repr(u) for u in unknown[:8])
+            shown = ", ".join(repr(u) for u in unknown[:8]) + (", ..." if len(unknown) > 8 else "")
             raise UserError(
-                f"--input-text: {shown} not in this scenario's vocabulary of {len(self.vocab)} tokens"
+                f"{option}: {shown} not in this scenario's vocabulary of {len(self.vocab)} tokens; "
+                "expected text made only of tokens the model was trained on"
             )
         if not pieces:
-            raise UserError("--input-text: empty; expected at least one token")
+            raise UserError(f"{option}: empty; expected at least one token")
         return torch.tensor([index[p] for p in pieces], dtype=torch.long)
 
 

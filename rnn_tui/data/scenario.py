@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 
 import rnn_tui
-from rnn_tui.core.config import ModelConfig, TrainConfig, from_dict
+from rnn_tui.core.config import MAX_SAMPLE_LENGTH, ModelConfig, TrainConfig, from_dict
+from rnn_tui.core.files import not_a_file
 from rnn_tui.core.kinds import CLASSIFYING, TASK_KINDS
 from rnn_tui.data.base import TaskData
 from rnn_tui.data.generators import GENERATORS
@@ -117,10 +118,8 @@ def load_scenario(name_or_path: str) -> Scenario:
         for path in _builtin_files() + _user_files(None):
             if path.stem == text:
                 return _load_file(path)
-    if Path(text).is_file():
+    if looks_like_path or os.path.lexists(text):
         return _load_file(Path(text))
-    if looks_like_path:
-        raise UserError(f"{text}: scenario file not found; expected a .toml file")
     names = [p.stem for p in _builtin_files() + _user_files(None)]
     raise UserError(
         f"unknown scenario {text!r}; expected one of {', '.join(names)}, or a path to a .toml file"
@@ -132,10 +131,11 @@ def load_scenario(name_or_path: str) -> Scenario:
 
 def _load_file(path: Path) -> Scenario:
     path = Path(path)
+    why = not_a_file(path)
+    if why:
+        raise UserError(f"{path}: {why}; expected a scenario .toml file")
     try:
         raw = path.read_bytes()
-    except FileNotFoundError:
-        raise UserError(f"{path}: scenario file not found; expected a .toml file") from None
     except OSError as err:
         raise UserError(f"{path}: cannot read the scenario file ({err.strerror})") from None
     try:
@@ -198,7 +198,7 @@ def _check_data(data: dict, where: str, task: str | None = None, check_file: boo
     name = data.get("generator")
     if name is None:
         raise UserError(f"{where} missing key 'generator'; expected one of {', '.join(GENERATORS)}")
-    if name not in GENERATORS:
+    if not isinstance(name, str) or name not in GENERATORS:
         raise UserError(
             f"{where} unknown generator {name!r}; expected one of {', '.join(GENERATORS)}"
         )
@@ -213,8 +213,9 @@ def _check_data(data: dict, where: str, task: str | None = None, check_file: boo
     except UserError as err:
         raise UserError(f"{where} {err}") from None
     # Said now, naming the scenario; --text and --csv read their file at once instead.
-    if check_file and values.get("file") and not Path(values["file"]).is_file():
-        raise UserError(f"{where} file {values['file']} not found; expected an existing file")
+    why = check_file and values.get("file") and not_a_file(values["file"])
+    if why:
+        raise UserError(f"{where} file {values['file']}: {why}; expected an existing file")
     return {"generator": name, **values}
 
 
@@ -254,9 +255,9 @@ def _parse_sample(table: dict | None, task: str, where: str) -> dict:
         if not 0 < sample["temperature"] <= 10:
             raise UserError(f"{where}temperature must be a number above 0 and at most 10, "
                             f"got {table['temperature']!r}")
-    if "length" in sample and not 1 <= sample["length"] <= 100_000:
+    if "length" in sample and not 1 <= sample["length"] <= MAX_SAMPLE_LENGTH:
         raise UserError(
-            f"{where}length must be an integer from 1 to 100000, got {sample['length']!r}"
+            f"{where}length must be an integer from 1 to {MAX_SAMPLE_LENGTH}, got {sample['length']!r}"
         )
     return sample
 
@@ -271,14 +272,16 @@ def unigram_loss(text: str) -> float:
     return float(-(p * np.log(p)).sum())
 
 
-def text_scenario(path: Path, base: Scenario | None = None) -> Scenario:
-    """Next-character prediction on any UTF-8 file, with the built-in `text` scenario's settings."""
+def text_scenario(path: Path, base: Scenario | None = None, overrides: dict | None = None) -> Scenario:
+    """Next-character prediction on any UTF-8 file, with the built-in `text` scenario's settings
+    and `overrides` of its [data] fields (such as seq_len)."""
     base = base or load_scenario(DEFAULT_SCENARIO)
     if base.data["generator"] != "text":
         raise UserError(f"--text: scenario {base.name} reads {base.data['generator']}, not text; "
                         "expected a scenario with generator = \"text\"")
     path = Path(path)
-    text = read_corpus(path, base.data["seq_len"])  # missing, binary, empty, too short: now
+    data = _check_data({**base.data, **(overrides or {}), "file": str(path)}, f"{path}:", check_file=False)
+    text = read_corpus(path, data["seq_len"])  # missing, binary, empty, too short: now
     # The built-in goal, scaled to this file: the same fraction of its unigram baseline.
     base_text = read_corpus(Path(base.data["file"]), base.data["seq_len"])
     ratio = base.solved.goal / unigram_loss(base_text)
@@ -293,7 +296,7 @@ def text_scenario(path: Path, base: Scenario | None = None) -> Scenario:
             "layout from scratch. Sample from it to hear how it sounds."
         ),
         path=None,
-        data=_check_data({**base.data, "file": str(path)}, f"{path}:", check_file=False),
+        data=data,
         solved=Solved(
             "val_loss", round(ratio * baseline, 2), "below",
             f"predict each character's overall frequency (~{baseline:.2f} nats/char)",
@@ -301,12 +304,13 @@ def text_scenario(path: Path, base: Scenario | None = None) -> Scenario:
     )
 
 
-def csv_scenario(path: Path, column: str, fill_missing: str | None) -> Scenario:
-    """Forecast the next value of one CSV column, with the built-in `sine` scenario's settings."""
+def csv_scenario(path: Path, column: str, fill_missing: str | None, overrides: dict | None = None) -> Scenario:
+    """Forecast the next value of one CSV column, with the built-in `sine` scenario's settings
+    and `overrides` of the [data] fields (such as seq_len)."""
     base = load_scenario("sine")
     path = Path(path)
     data = {"generator": "csv", "file": str(path), "column": column,
-            "fill_missing": fill_missing or "error", "seq_len": base.data["seq_len"]}
+            "fill_missing": fill_missing or "error", "seq_len": base.data["seq_len"], **(overrides or {})}
     data = _check_data(data, f"{path}:", "forecast", check_file=False)
     val = GENERATORS["csv"].build(data, 0).val  # reads the file now: its errors name it
     last = float(((val.x[..., 0] - val.y) ** 2).mean())  # tomorrow = today

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from rnn_tui.data import scenario as scenarios
-from rnn_tui.errors import UserError
+from rnn_tui.errors import UserError, shown
 
 
 @dataclass(frozen=True)
@@ -30,12 +30,11 @@ class Source:
             raise UserError(f"--csv {self.csv}: needs --column NAME, the column to forecast")
         if self.column and not self.csv:
             raise UserError("--column: only applies with --csv FILE")
-        if self.text:
-            found = scenarios.text_scenario(Path(self.text))
-        elif self.csv:
-            found = scenarios.csv_scenario(Path(self.csv), self.column, self.fill_missing)
-        else:
-            found = scenarios.load_scenario(self.scenario)
+        if self.text:  # the overrides first: a short file may fit a shorter --seq-len
+            return scenarios.text_scenario(Path(self.text), overrides=self.data)
+        if self.csv:
+            return scenarios.csv_scenario(Path(self.csv), self.column, self.fill_missing, overrides=self.data)
+        found = scenarios.load_scenario(self.scenario)
         return found.with_data(**self.data) if self.data else found
 
     def to_dict(self) -> dict:
@@ -48,6 +47,16 @@ class Source:
         return out
 
     @classmethod
-    def from_dict(cls, values: dict) -> "Source":
+    def from_dict(cls, values: dict, where: str = "source") -> "Source":
+        """From a checkpoint's metadata: each field's type checked, unknown ones ignored."""
         known = {k: v for k, v in values.items() if k in cls.__dataclass_fields__}
+        for key, value in known.items():
+            expected = _TYPES[key]
+            if not isinstance(value, expected):
+                raise UserError(f"{where}.{key} is {shown(value)}; expected {_TYPE_WORDS[expected]}")
         return cls(**known)
+
+
+_TYPES = {"scenario": str, "text": (str, type(None)), "csv": (str, type(None)), "column": (str, type(None)),
+          "fill_missing": (str, type(None)), "data": dict}
+_TYPE_WORDS = {str: "a string", (str, type(None)): "a string or nothing", dict: "a table"}

@@ -67,7 +67,10 @@ def run(run: Run, save: str | None, as_json: bool) -> int:
     final = _final(trainer, scenario, row, run.solved_at, elapsed, trained)
     if trainer.data.kind == "next_token" and not trainer.diverged and not caught:
         final["sample"] = sample_from(trainer.model, trainer.data, scenario.sample, trainer.train_config.seed)
-    final.update(_keep(run, save, err))
+    try:
+        final.update(_keep(run, save, err))
+    finally:
+        run.close()  # the run folder's metrics file, also when --save cannot be written
     if caught:
         final["interrupted"] = signal.Signals(caught[0]).name
     if as_json:

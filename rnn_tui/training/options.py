@@ -14,6 +14,9 @@ from rnn_tui.core.config import ModelConfig, TrainConfig, from_dict
 from rnn_tui.data.source import Source
 from rnn_tui.errors import UserError
 
+MODEL_OPTIONS = ("arch", "hidden", "layers", "bidirectional", "nonlinearity")
+TRAIN_OPTIONS = ("steps", "lr", "clip", "optimizer", "batch_size", "eval_every", "seed", "checkpoint_every")
+
 
 def resolve(args) -> tuple:
     """(scenario, source dict, model config, train config, checkpoint payload or None)."""
@@ -25,10 +28,11 @@ def resolve(args) -> tuple:
         if any(getattr(args, k, None) for k in ("scenario", "text", "csv", "seq_len")):
             raise UserError(f"--checkpoint {args.checkpoint}: already names its data "
                             f"({meta.get('scenario')}); drop --scenario/--text/--csv/--seq-len")
-        source = Source.from_dict(meta.get("source", {}))
-        model = from_dict(ModelConfig, meta.get("model", {}), f"checkpoint {args.checkpoint}: model")
-        train = from_dict(TrainConfig, meta.get("train", {}), f"checkpoint {args.checkpoint}: train")
-        for key in ("arch", "hidden", "layers", "bidirectional", "nonlinearity"):
+        where = f"checkpoint {args.checkpoint}: meta"  # checkpoint.load checked the types
+        source = Source.from_dict(meta["source"], f"{where}.source")
+        model = from_dict(ModelConfig, meta["model"], f"{where}.model")
+        train = from_dict(TrainConfig, meta["train"], f"{where}.train")
+        for key in MODEL_OPTIONS:
             wanted = getattr(args, key, None)
             if wanted is not None and wanted != getattr(model, key):
                 raise UserError(f"--{key} {wanted}: the checkpoint {args.checkpoint} holds a model with "
@@ -38,12 +42,17 @@ def resolve(args) -> tuple:
                         column=args.column, fill_missing=args.fill_missing, data=data_overrides)
     scenario = source.load()
     if payload is None:
-        changes = {k: getattr(args, k) for k in ("arch", "hidden", "layers", "bidirectional", "nonlinearity")
-                   if getattr(args, k, None) is not None}
-        model = replace(scenario.model, **changes).validate("command line")
+        model = with_options(scenario.model, args, MODEL_OPTIONS)
         train = scenario.train
-    tc = {"steps": "steps", "lr": "lr", "clip": "clip", "optimizer": "optimizer", "batch_size": "batch_size",
-          "eval_every": "eval_every", "seed": "seed", "checkpoint_every": "checkpoint_every"}
-    changes = {field: getattr(args, opt) for opt, field in tc.items() if getattr(args, opt, None) is not None}
-    train = replace(train, **changes).validate("command line")
+    train = with_options(train, args, TRAIN_OPTIONS)
     return scenario, source.to_dict(), model, train, payload
+
+
+def with_options(config, args, names: tuple[str, ...]):
+    """`config` with the options given in `args`, each checked under its own name
+    ("--seed: seed must be ..."), wherever the options came from (the app's too)."""
+    for name in names:
+        value = getattr(args, name, None)
+        if value is not None:
+            config = replace(config, **{name: value}).validate(f"--{name.replace('_', '-')}")
+    return config

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from rnn_tui.core.files import not_a_file
 from rnn_tui.errors import UserError
 
 _TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
@@ -86,10 +87,9 @@ def read_text_file(path: Path, what: str = "text") -> str:
     """The file's text, or a UserError naming it: missing, a folder, binary, not UTF-8, empty."""
     path = Path(path)
     expected = f"expected a UTF-8 {what} file"
-    if not path.exists():
-        raise UserError(f"{path}: file not found; {expected}")
-    if not path.is_file():
-        raise UserError(f"{path}: is a folder, not a file; {expected}")
+    why = not_a_file(path)
+    if why:
+        raise UserError(f"{path}: {why}; {expected}")
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:
         limit = MAX_FILE_BYTES // 2**20

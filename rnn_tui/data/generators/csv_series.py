@@ -99,7 +99,7 @@ def read_column(path: Path, column: str, fill_missing: str) -> tuple[np.ndarray,
         except ValueError:
             value = math.inf  # reported below with the other non-numbers
         if not math.isfinite(value):
-            bad.append(f"line {line}: {cell[:20]!r}")
+            bad.append(f"line {line}: {cell[:20]!r}{'...' if len(cell) > 20 else ''}")
         numbers.append(value)
     if bad:
         shown = ", ".join(bad[:SHOWN]) + (", ..." if len(bad) > SHOWN else "")
@@ -146,6 +146,26 @@ def _too_few(path: Path, column: str, rows: int, seq_len: int) -> UserError:
     )
 
 
+def _mean_std(path: Path, column: str, values: np.ndarray) -> tuple[float, float]:
+    """The mean and spread, or a UserError when computing them overflows float64."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean, std = float(values.mean()), float(values.std())
+    if not (math.isfinite(mean) and math.isfinite(std)):
+        raise UserError(f"{path}: column {column!r} spans {values.min():g} to {values.max():g}: its mean "
+                        "or spread overflows floating point; expected values within about ±1e150")
+    return mean, std
+
+
+def _standardised(path: Path, column: str, series: np.ndarray, mean: float, std: float) -> torch.Tensor:
+    """(series - mean) / std as float32, or a UserError when a value falls past float32's range."""
+    with np.errstate(over="ignore"):
+        scaled = ((series - mean) / std).astype(np.float32)
+    if not np.isfinite(scaled).all():
+        raise UserError(f"{path}: column {column!r} has values more than 3e38 standard deviations from "
+                        "the mean of its first 80% of rows; expected values of one scale throughout")
+    return torch.from_numpy(scaled)
+
+
 def build(params: dict, seed: int) -> TaskData:
     # A file's rows are what they are; `seed` has nothing to draw.
     values = check(params)
@@ -155,13 +175,13 @@ def build(params: dict, seed: int) -> TaskData:
     cut = split_point(rows)
     if min(cut, rows - cut) < seq_len + 1:
         raise _too_few(path, column, rows, seq_len)
-    mean, std = float(series[:cut].mean()), float(series[:cut].std())
+    mean, std = _mean_std(path, column, series[:cut])
     if not std > 1e-12 * max(1.0, abs(mean)):
         raise UserError(
             f"{path}: column {column!r} is constant ({mean:g}) in its first 80% of rows; "
             "expected values that change over time"
         )
-    scaled = torch.from_numpy(((series - mean) / std).astype(np.float32))
+    scaled = _standardised(path, column, series, mean, std)
     train = sliding_windows(scaled[:cut], seq_len + 1, MAX_TRAIN_WINDOWS)
     val = sliding_windows(scaled[cut:], seq_len + 1, MAX_VAL_WINDOWS)
     return TaskData(
