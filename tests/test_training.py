@@ -195,7 +195,7 @@ def test_watch_traces_the_sample_with_the_training_weights_exactly_and_only_when
     run, data = group.runs["main"], group.runs["main"].trainer.data
     assert (ready.run, ready.uid, ready.sample) == ("main", run.uid, 3)
     assert ready.trace.meta == {"scenario": "sine", "arch": "lstm", "step": 0, "sample": 3, "run": "main",
-                                "nonlinearity": "tanh"}
+                                "nonlinearity": "tanh", "joiner": ""}
     assert ready.trace.vocab is None and ready.trace.class_names is None  # a forecast has neither
     # What the trainer traced is what a model built from RunInfo and the training weights traces.
     info = run.info()
@@ -216,7 +216,7 @@ def test_watch_traces_the_sample_with_the_training_weights_exactly_and_only_when
     assert np.array_equal(again.trace.h, ready.trace.h)
     group.handle(p.Watch(len(data.val) + 1))  # wraps to the split
     assert group.traces()[0].sample == 1 and group.traces()[0].trace.meta["sample"] == 1
-    group.handle(p.Watch(-1))
+    group.handle(p.Watch(-2))  # -1 is the typed input; below that, nothing
     assert "sample must be a whole number" in errors(out)[-1]
     group.handle(p.Step())
     model = run.trainer.model
@@ -239,7 +239,7 @@ def test_traces_carry_the_data_vocabulary_class_names_and_provenance():
     assert data.kind == "next_token" and data.vocab
     assert ready.trace.vocab == data.vocab and ready.trace.class_names is None
     assert ready.trace.meta == {"scenario": "text", "arch": group.runs["main"].trainer.model_config.arch,
-                                "step": 0, "sample": 1, "run": "main", "nonlinearity": "tanh"}
+                                "step": 0, "sample": 1, "run": "main", "nonlinearity": "tanh", "joiner": ""}
     sentiment = {"scenario": "sentiment", "data": {"train_size": 64, "val_size": 32}}
     group, _ = make_group(source=sentiment, model={"hidden": 8})
     group.handle(p.Watch(0))
@@ -483,7 +483,8 @@ def test_compare_load_picks_the_run_of_the_checkpoint_arch(tmp_path):
 def test_a_save_cut_short_never_leaves_a_corrupt_checkpoint(tmp_path, monkeypatch):
     model = SequenceModel(ModelConfig(hidden=8), "forecast", 1, 1, False)
     target = tmp_path / "run" / "model.pt"
-    checkpoint.save(target, model, {"step": 1})
+    meta = {"source": {}, "model": {"hidden": 8}, "train": {}}  # what every checkpoint's meta holds
+    checkpoint.save(target, model, {**meta, "step": 1})
     before = target.read_bytes()
     real_save, real_replace = torch.save, os.replace
     writes_to_target = []
@@ -494,7 +495,7 @@ def test_a_save_cut_short_never_leaves_a_corrupt_checkpoint(tmp_path, monkeypatc
 
     monkeypatch.setattr(torch, "save", half_then_killed)
     with pytest.raises(KeyboardInterrupt):
-        checkpoint.save(target, model, {"step": 2})
+        checkpoint.save(target, model, {**meta, "step": 2})
     assert target.read_bytes() == before and list(target.parent.iterdir()) == [target]
 
     def spy_replace(src, dst):  # the rename is the only thing that ever touches the target
@@ -504,7 +505,7 @@ def test_a_save_cut_short_never_leaves_a_corrupt_checkpoint(tmp_path, monkeypatc
 
     monkeypatch.setattr(torch, "save", real_save)
     monkeypatch.setattr(os, "replace", spy_replace)
-    checkpoint.save(target, model, {"step": 3})
+    checkpoint.save(target, model, {**meta, "step": 3})
     assert writes_to_target == [target]
     assert checkpoint.load(target)["meta"]["step"] == 3
 

@@ -141,7 +141,7 @@ def test_commands_end_to_end_and_the_weights_are_what_the_trace_reads(tmp_path):
         expected = trace_sequence(model_from(path, data), data.val.x[2], data.val.y[2])
         assert (ready.run, ready.uid, ready.sample) == ("main", info.uid, 2)
         assert ready.trace.meta == {"scenario": "sine", "arch": "lstm", "step": stepped.step, "sample": 2,
-                                    "run": "main", "nonlinearity": "tanh"}
+                                    "run": "main", "nonlinearity": "tanh", "joiner": ""}
         assert ready.trace.vocab is None and ready.trace.class_names is None
         assert (ready.trace.h == expected.h).all() and (ready.trace.grad_h == expected.grad_h).all()
 

@@ -8,7 +8,8 @@ torch.nn module of the same shape (`weight_ih_l{k}`, `weight_hh_l{k}`,
 
 An Echo State Network is an Elman RNN whose weights are drawn once and frozen:
 the recurrent matrix is rescaled to a chosen spectral radius (below 1 its echo of
-old inputs fades), and only the readout (the head) learns.
+old inputs fades), and only the readout (the head) learns. Any other core may start
+with its W_hh rescaled likewise (`init_radius`; above 1, gradients explode) and train.
 """
 
 from __future__ import annotations
@@ -55,6 +56,16 @@ def init_reservoir(core: nn.RNN, spectral_radius: float, input_scale: float, gen
             param.requires_grad_(False)
 
 
+def scale_recurrent(core: nn.RNNBase, radius: float) -> None:
+    """Rescale each layer's W_hh, gate block by gate block (H x H each), to spectral radius
+    `radius`: above 1 the gradient tends to grow as it travels back (explodes)."""
+    with torch.no_grad():
+        for name, param in core.named_parameters():
+            if name.startswith("weight_hh"):
+                for block in param.split(param.shape[1]):  # views: lstm i,f,g,o; gru r,z,n; rnn one
+                    block.mul_(radius / torch.linalg.eigvals(block.double()).abs().max().item())
+
+
 class SequenceModel(nn.Module):
     """Encoder (embedding for tokens, identity for vectors) + core + linear head."""
 
@@ -92,6 +103,10 @@ class SequenceModel(nn.Module):
                     init_reservoir(core, config.spectral_radius, config.input_scale, gen)
             if tokens_in:
                 self.encoder.weight.requires_grad_(False)
+        elif config.init_radius > 0:
+            for core in (self.core, self.decoder):
+                if core is not None:
+                    scale_recurrent(core, config.init_radius)
 
     @property
     def directions(self) -> int:

@@ -254,7 +254,7 @@ class _Stack:
     c_n: torch.Tensor | None
 
 
-def _arch(core: nn.RNNBase) -> str:
+def core_arch(core: nn.RNNBase) -> str:
     return {"LSTM": "lstm", "GRU": "gru"}.get(core.mode, "rnn")
 
 
@@ -270,7 +270,7 @@ def _weights(core: nn.RNNBase, layer: int, direction: int, dtype) -> tuple[np.nd
     return w_ih, w_hh, b_ih, b_hh
 
 
-def _fused_layer(core: nn.RNNBase, layer: int) -> nn.RNNBase:
+def fused_layer(core: nn.RNNBase, layer: int) -> nn.RNNBase:
     """A one-layer copy of `core`'s layer, so torch's kernel gives its outputs."""
     directions = 2 if core.bidirectional else 1
     kwargs = dict(input_size=core.input_size if layer == 0 else core.hidden_size * directions,
@@ -286,7 +286,7 @@ def _fused_layer(core: nn.RNNBase, layer: int) -> nn.RNNBase:
 
 def _forward_stack(core: nn.RNNBase, x: torch.Tensor, h0=None, c0=None) -> _Stack:
     """Run every layer with torch's kernel, then rebuild its gates. x: [T, in]."""
-    arch, hidden, layers = _arch(core), core.hidden_size, core.num_layers
+    arch, hidden, layers = core_arch(core), core.hidden_size, core.num_layers
     directions = 2 if core.bidirectional else 1
     dtype = np.float64 if x.dtype == torch.float64 else np.float32
     if h0 is None:
@@ -299,7 +299,7 @@ def _forward_stack(core: nn.RNNBase, x: torch.Tensor, h0=None, c0=None) -> _Stac
         for layer in range(layers):
             rows = slice(layer * directions, (layer + 1) * directions)
             state = (h0[rows], c0[rows]) if arch == "lstm" else h0[rows]
-            out, final = _fused_layer(core, layer)(layer_in, state)
+            out, final = fused_layer(core, layer)(layer_in, state)
             if arch == "lstm":
                 h_n.append(final[0])
                 c_n.append(final[1])

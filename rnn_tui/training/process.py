@@ -34,7 +34,7 @@ CHUNK_S = 0.05  # training between looks at the command pipe
 PUBLISH_S = 0.4  # at most 2.5 snapshots a second: each redraws the training panel
 TRACE_S = 1.0  # at most one trace a second while training: each redraws every panel
 # Commands after which the app waits for a new picture: traced at once, not on the clock.
-NEW_PICTURE = (p.Watch, p.Step, p.Reset, p.Switch, p.Load)
+NEW_PICTURE = (p.Watch, p.Step, p.Reset, p.Switch, p.Load, p.Open, p.TraceInput)
 IDLE_WAIT_S = 0.25  # paused: how long to sleep on the command pipe
 # Trainers yield to the UI when both want the CPU (niceness 5: about a third of the share).
 NICENESS = 5

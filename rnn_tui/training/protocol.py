@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from rnn_tui.core.trace_file import Trace
 
 STATUSES = ("running", "paused", "stopped", "diverged")
+EXPERIMENTS = ("horizon", "spectrum", "units")
 
 
 # ------------------------------------------------------------------ commands
@@ -93,6 +94,40 @@ class Load:
 
 
 @dataclass
+class Open:
+    """A checkpoint as it was trained: the run is rebuilt from the checkpoint's own data,
+    model and settings, takes its weights and the history of the run folder it was saved
+    in, and waits paused (`train=True`: trains on). The trained weights are saved first.
+    Not in compare mode."""
+
+    path: str
+    train: bool = False
+    run: str | None = None
+
+
+@dataclass
+class TraceInput:
+    """Trace an input the user typed with the current weights, and keep tracing it as they
+    change (the watched sample becomes INPUT_SAMPLE): `text` for token scenarios; for
+    number scenarios, numbers separated by spaces (a trailing * marks a number, for
+    `adding`). Refused with a TrainerError that names what could not be read."""
+
+    text: str
+    run: str | None = None
+
+
+@dataclass
+class Experiment:
+    """Ask the run's current weights a question; the answer is an ExperimentResult.
+    `name`: "horizon" (params: step, and token | delta | value, feature) on the watched
+    sample; "spectrum" (no params); "units" (params: rule) over validation samples."""
+
+    name: str
+    params: dict = field(default_factory=dict)
+    run: str | None = None
+
+
+@dataclass
 class Watch:
     """Trace validation sample `sample` with the newest weights, now and again whenever they
     change (at most once a second while training)."""
@@ -116,8 +151,10 @@ class Stop:
     run: str | None = None
 
 
-Command = Start | Pause | Step | Reset | Set | Switch | Save | Load | Watch | Generate | Stop
-COMMANDS = (Start, Pause, Step, Reset, Set, Switch, Save, Load, Watch, Generate, Stop)
+Command = (Start | Pause | Step | Reset | Set | Switch | Save | Load | Open | TraceInput | Experiment | Watch
+           | Generate | Stop)
+COMMANDS = (Start, Pause, Step, Reset, Set, Switch, Save, Load, Open, TraceInput, Experiment, Watch, Generate, Stop)
+INPUT_SAMPLE = -1  # the watched "sample" that is the user's own typed input
 
 
 # ------------------------------------------------------------------ events
@@ -148,9 +185,12 @@ class RunInfo:
     folder: str | None  # the run folder (made at its first write)
     step: int  # where the weights start (0, or a checkpoint's step)
     checkpoint: str | None  # the file the weights were loaded from, if they were
+    inspect_only: bool = False  # a saved trace or your own weights: shown, never trained
 
     @property
     def goal_text(self) -> str:
+        if not self.goal:
+            return "none: nothing trains here" if self.inspect_only else "none"
         return f"{self.goal['metric']} {self.goal['direction']} {self.goal['goal']:g}"
 
 
@@ -171,6 +211,21 @@ class Snapshot:
     seq_per_s: float  # sequences trained per second of wall time while running
     saved: str | None  # the newest checkpoint written, if any
     saved_step: int | None
+
+
+@dataclass
+class ExperimentResult:
+    """An Experiment's answer from the weights at `step`: `result` is what `rnn-tui inspect
+    NAME --json` prints, or `error` says why there is none."""
+
+    run: str
+    uid: int
+    name: str
+    params: dict
+    step: int
+    sample: int
+    result: dict | list | None
+    error: str | None = None
 
 
 @dataclass
@@ -238,4 +293,5 @@ class Catalog:
     scenarios: list[dict]
 
 
-Event = RunInfo | Snapshot | TraceReady | Generated | Saved | Notice | TrainerError | Fatal | Catalog
+Event = (RunInfo | Snapshot | TraceReady | ExperimentResult | Generated | Saved | Notice | TrainerError | Fatal
+         | Catalog)

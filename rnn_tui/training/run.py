@@ -11,6 +11,7 @@ import itertools
 import math
 import random
 from dataclasses import asdict
+from pathlib import Path
 from typing import Callable
 
 from rnn_tui.core import checkpoint
@@ -21,8 +22,12 @@ from rnn_tui.core.trace import trace_sequence
 from rnn_tui.data.base import TaskData
 from rnn_tui.data.scenario import Scenario
 from rnn_tui.errors import UserError
-from rnn_tui.training.protocol import Generated, Notice, RunInfo, Saved, Snapshot, TraceReady, TrainerError
+from rnn_tui.training.experiment import ask
+from rnn_tui.training.protocol import (INPUT_SAMPLE, ExperimentResult, Generated, Notice, RunInfo, Saved, Snapshot,
+                                       TraceReady, TrainerError)
 from rnn_tui.training.run_folder import RunFolder, checkpoint_meta
+from rnn_tui.training.runs_index import read_rows, summarise
+from rnn_tui.training.typed_input import typed_sample
 from rnn_tui.training.trainer import Trainer
 
 # Unique across processes too: a restarted trainer's runs never reuse an old run's uid.
@@ -54,12 +59,15 @@ class Run:
         self.version = 0  # grows with every change of the weights: what a trace is keyed on
         self._evaluations = 0
         self._inspector = None  # a CPU copy of the model in eval mode, for traces and text
+        self.typed: tuple | None = None  # (text, x, y, dec_in) of the sequence the user typed
         self._paused_at = clock()
         self._new_run()
 
-    def _new_run(self) -> None:
-        """Fresh weights or new weights from a file: a new folder, a new budget, no goal met."""
-        self.folder = RunFolder(self.runs_dir, self.scenario.name, self.trainer.model_config.arch) \
+    def _new_run(self, resumed_from: str | None = None) -> None:
+        """Fresh weights or new weights from a file: a new folder (which starts with the
+        history the trainer holds), a new budget, no goal met."""
+        self.folder = RunFolder(self.runs_dir, self.scenario.name, self.trainer.model_config.arch,
+                                history=self.trainer.history, resumed_from=resumed_from) \
             if self.runs_dir is not None else None
         self.budget_from = self.trainer.step
         self.budget = self.budget_from + self.trainer.train_config.steps
@@ -225,9 +233,15 @@ class Run:
             )
         checkpoint.apply(self.trainer.model, payload, path)  # shapes (e.g. a vocabulary) checked here
         self.close()
-        self.trainer.adopt(int(meta.get("step", 0)))
+        step = int(meta.get("step", 0))
+        # the history of the run the checkpoint was saved in, up to its step: the curves go on
+        self.trainer.adopt(step, history=read_rows(Path(path).parent, up_to=step, limit=HISTORY_LIMIT * 4))
         self.status = "paused" if self.status in ("diverged", "stopped") else self.status
-        self._new_run()
+        self._new_run(resumed_from=str(path))
+        if self.trainer.history:
+            goal = self.scenario.solved
+            self.solved_at = summarise(self.trainer.history, self.goal())["solved_at"]
+            self.solved = goal.met(self.trainer.history[-1].get(goal.metric, math.nan))
         trained_on = meta.get("scenario")
         note = f" (trained on {trained_on})" if trained_on and trained_on != self.scenario.name else ""
         self.saved, self.saved_step = str(path), self.trainer.step
@@ -242,10 +256,14 @@ class Run:
         self.emit(TrainerError(self.label, f"{reason}; reset or switch to train again"))
 
     # -------------------------------------------------------------- views
+    def goal(self) -> dict:
+        goal = self.scenario.solved
+        return {"metric": goal.metric, "direction": goal.direction, "goal": goal.goal}
+
     def describe(self) -> dict:
         return {"run": self.label, "scenario": self.scenario.name, "source": self.source,
                 "model": asdict(self.trainer.model_config), "train": asdict(self.trainer.train_config),
-                "task": self.trainer.data.kind}
+                "task": self.trainer.data.kind, "goal": self.goal()}
 
     def inspector(self) -> SequenceModel:
         """The model's current weights in a CPU copy in eval mode: tracing or sampling
@@ -257,27 +275,54 @@ class Run:
         self._inspector.load_state_dict({k: v.detach().cpu() for k, v in t.model.state_dict().items()})
         return self._inspector
 
-    def trace(self, sample: int) -> TraceReady:
-        """Validation sample `sample` (wrapped to the split's length) traced with these
-        weights; the trace carries its vocabulary, class names and provenance."""
-        t = self.trainer
-        val = t.data.val
+    def sequence(self, sample: int) -> tuple[int, tuple]:
+        """(sample index, (x, y, dec_in)): validation sample `sample` (wrapped to the split's
+        length), or the typed input for INPUT_SAMPLE."""
+        if sample == INPUT_SAMPLE:
+            if self.typed is None:
+                raise UserError("no typed input yet: press i and type one")
+            return sample, self.typed[1:]
+        val = self.trainer.data.val
         i = sample % len(val)
-        dec = None if val.dec_in is None else val.dec_in[i]
-        trace = trace_sequence(self.inspector(), val.x[i], val.y[i], dec)
+        return i, (val.x[i], val.y[i], None if val.dec_in is None else val.dec_in[i])
+
+    def trace(self, sample: int) -> TraceReady:
+        """The sample traced with these weights; the trace carries its vocabulary, class
+        names and provenance."""
+        t = self.trainer
+        i, (x, y, dec) = self.sequence(sample)
+        trace = trace_sequence(self.inspector(), x, y, dec)
         trace.vocab, trace.class_names = t.data.vocab, t.data.class_names
         trace.meta = {"scenario": self.scenario.name, "arch": t.model_config.arch, "step": t.weights_step,
-                      "sample": i, "run": self.label, "nonlinearity": t.model_config.nonlinearity}
+                      "sample": i, "run": self.label, "nonlinearity": t.model_config.nonlinearity,
+                      "joiner": t.data.joiner, **({"input": self.typed[0]} if i == INPUT_SAMPLE else {})}
         return TraceReady(self.label, self.uid, self.version, i, trace)
 
+    def trace_input(self, text: str) -> None:
+        """A typed sequence to trace from now on (in place of a validation sample)."""
+        x, y, dec = typed_sample(text, self.trainer.data, self.inspector())
+        self.typed = (text, x, y, dec)
+        self.version += 1  # a new picture, as new weights would make
+
+    def experiment(self, name: str, params: dict, sample: int) -> ExperimentResult:
+        """An experiment on the current weights (see core.experiments); a question it
+        cannot answer comes back as the result's `error`."""
+        t = self.trainer
+        try:
+            result = ask(name, params, self.inspector(), t.data, self.sequence(sample)[1])
+            error = None
+        except UserError as err:
+            result, error = None, str(err)
+        return ExperimentResult(self.label, self.uid, name, dict(params), t.weights_step, sample, result, error)
+
     def info(self) -> RunInfo:
-        t, d, goal = self.trainer, self.trainer.data, self.scenario.solved
+        t, d = self.trainer, self.trainer.data
         return RunInfo(
             run=self.label, uid=self.uid, scenario=self.scenario.name, title=self.scenario.title, kind=d.kind,
             model=asdict(t.model_config), train=asdict(t.train_config), source=dict(self.source),
             vocab=d.vocab, class_names=d.class_names, joiner=d.joiner, val_samples=len(d.val),
             seq_len=d.seq_len, parameters=sum(p.numel() for p in t.model.parameters()),
-            baseline=dict(t.baseline), goal={"metric": goal.metric, "direction": goal.direction, "goal": goal.goal},
+            baseline=dict(t.baseline), goal=self.goal(),
             folder=str(self.folder.where) if self.folder else None, step=t.step, checkpoint=self.saved,
         )
 

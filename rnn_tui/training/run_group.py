@@ -153,9 +153,20 @@ class RunGroup:
                 self._save(labels, path)
             case p.Load(path=path, run=target):
                 self._load(labels, path, everywhere=target is None)
+            case p.Open(path=path, train=train):
+                self._open(labels, path, train)
+            case p.TraceInput(text=text):
+                self._each(labels, lambda run: run.trace_input(text))
+                for label in labels:
+                    self.watching[label] = p.INPUT_SAMPLE
+            case p.Experiment(name=name, params=params):
+                for label in labels:
+                    if label in self.runs:
+                        self.emit(self.runs[label].experiment(name, params, self.watching.get(label, 0)))
             case p.Watch(sample=sample):
-                if isinstance(sample, bool) or not isinstance(sample, int) or sample < 0:
-                    raise UserError(f"watch: sample must be a whole number >= 0, got {sample!r}")
+                if isinstance(sample, bool) or not isinstance(sample, int) or sample < p.INPUT_SAMPLE:
+                    raise UserError(f"watch: sample must be a whole number >= 0 (or {p.INPUT_SAMPLE}, the typed "
+                                    f"input), got {sample!r}")
                 for label in labels:
                     self.watching[label] = sample
             case p.Generate(temperature=temperature):
@@ -223,6 +234,17 @@ class RunGroup:
                 return  # another process holds that run
             labels = [arch]
         self._each(labels, lambda run: run.load(path))
+
+    def _open(self, labels, path: str, train: bool) -> None:
+        if self.compare:
+            raise UserError(f"open {path}: compare mode trains three fresh runs; leave it first (c)")
+        meta = checkpoint.load(path)["meta"]
+        spec = {"source": meta["source"], "model": meta["model"], "train": meta["train"]}
+        self._adopt(self._build({label: spec for label in labels}, labels))
+        for label in labels:
+            run = self.runs[label]
+            run.load(path)
+            run.resume() if train else run.pause()
 
     def stop(self) -> None:
         """Save what was trained since the last save (if asked to; each save is a Notice

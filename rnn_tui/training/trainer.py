@@ -20,6 +20,7 @@ import torch
 
 from rnn_tui.core import tasks
 from rnn_tui.core.config import ModelConfig, TrainConfig
+from rnn_tui.core.experiments import spectral_radius
 from rnn_tui.core.model import SequenceModel
 from rnn_tui.data.base import TaskData, baseline
 from rnn_tui.errors import UserError
@@ -129,11 +130,12 @@ class Trainer:
         self.diverged = None
         self._optimizer = None
 
-    def adopt(self, step: int) -> None:
+    def adopt(self, step: int, history: list[dict] | None = None) -> None:
         """The model now holds weights from elsewhere (a checkpoint): go on from `step` with a
-        fresh optimizer, and treat these weights as the last finite ones."""
+        fresh optimizer (and the evaluations that led there), and treat these weights as the
+        last finite ones."""
         self._optimizer = None
-        self.step, self.diverged, self.history = step, None, []
+        self.step, self.diverged, self.history = step, None, list(history or [])
         self._good_weights, self._good_step = copy.deepcopy(self.model.state_dict()), step
         self._window_loss, self._window_n, self._window_start = 0.0, 0, self.clock()
         self._window_norm_sum, self._window_norm_max = 0.0, 0.0
@@ -216,6 +218,8 @@ class Trainer:
             "grad_norm_mean": self._window_norm_sum / self._window_n if self._window_n else math.nan,
             "grad_norm_max": self._window_norm_max if self._window_n else math.nan,
             "seq_per_s": self._window_n * self.train_config.batch_size / seconds,
+            # W_hh's spectral radius (layer 1): how it moves as the network learns
+            "spectral_radius": spectral_radius(self.model),
         }
         row.update(tasks.metrics(kind, pred.cpu(), split.y.cpu(), self.data.output_size))
         if math.isfinite(row["val_loss"]):
