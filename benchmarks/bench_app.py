@@ -1,13 +1,17 @@
 """The app as a person meets it: first frame, key-to-screen latency, heatmap redraw, memory.
 
-    python benchmarks/bench_app.py [--keys 100] [--slow-keys 40] [--launches 5]
+    python benchmarks/bench_app.py [--keys 100] [--slow-keys 40] [--launches 5] [--resizes 20]
 
 first frame   `rnn-tui` launched in tmux; time until its status line is on screen
 key latency   with the real trainer running, Right is sent through a tmux control
               client, which is told the moment the app writes the new step counter
               (includes tmux's own cost, and the wait for Textual's next frame); keys
-              at three paces, and a one-label Textual app timed the same way, while
-              rnn-tui still trains, as the reference for what any app pays here
+              at three paces in a 120x40 terminal, at two paces in 80x24 and 200x60,
+              and a one-label Textual app timed the same way, while rnn-tui still
+              trains, as the reference for what any app pays here
+resize        training paused, the window is switched between 120x40 and 200x60;
+              the time from the resize to the last byte of the app's redraw of the
+              200x60 screen
 heatmap       a full redraw (every visible line, cache cleared) of 256 units x
               2000 steps in a 200x60 terminal
 memory        proportional set size (PSS) of the app and its trainer process together
@@ -91,6 +95,26 @@ class ControlClient:
                     return
         raise RuntimeError(f"{needle!r} was not written within {seconds} s")
 
+    def quiet_after(self, command: str, quiet: float = 0.4) -> float:
+        """Run a tmux command; seconds from then to the last output written before the
+        pane stays quiet for `quiet` seconds (the app's whole answer to it)."""
+        import selectors
+
+        sel = selectors.DefaultSelector()
+        sel.register(self.proc.stdout, selectors.EVENT_READ)
+        start = time.perf_counter()
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+        last = start
+        while True:
+            if not sel.select(timeout=quiet):
+                break
+            line = self.proc.stdout.readline()
+            if line.startswith("%output "):
+                last = time.perf_counter()
+        sel.close()
+        return last - start
+
     def close(self) -> None:
         self.proc.stdin.close()
         self.proc.terminate()
@@ -155,6 +179,24 @@ def reference_latencies(keys: int, pace: float) -> np.ndarray:
         tmux("kill-session", "-t", session)
 
 
+def resize_redraws(session: str, times: int) -> list[float]:
+    """Seconds from a resize to 200x60 until the app has written its new screen, training
+    paused so that the redraw is all it writes."""
+    tmux("send-keys", "-t", session, "t")
+    wait_for(session, r"paused")
+    client = ControlClient(session)
+    try:
+        client.quiet_after(f"resize-window -t {session} -x 120 -y 40", quiet=1.0)
+        redraws = []
+        for _ in range(times):
+            redraws.append(client.quiet_after(f"resize-window -t {session} -x 200 -y 60"))
+            client.quiet_after(f"resize-window -t {session} -x 120 -y 40")
+        return redraws
+    finally:
+        client.close()
+        tmux("send-keys", "-t", session, "t")
+
+
 def memory_mb(pid: int) -> tuple[float, float]:
     """(PSS, RSS) in MB of a process and all its descendants.
 
@@ -215,6 +257,7 @@ def main() -> None:
     parser.add_argument("--keys", type=int, default=100, help="keys timed at the 0.1 s and 0.5 s paces")
     parser.add_argument("--slow-keys", type=int, default=40, help="keys timed at the 1.5 s pace")
     parser.add_argument("--launches", type=int, default=5)
+    parser.add_argument("--resizes", type=int, default=20, help="resizes to 200x60 timed (0: none)")
     args = parser.parse_args()
     if shutil.which("tmux") is None:
         sys.exit("bench_app needs tmux")
@@ -230,28 +273,38 @@ def main() -> None:
     print(f"first frame: median {statistics.median(firsts) * 1e3:.0f} ms, max {max(firsts) * 1e3:.0f} ms "
           f"over {len(firsts)} launches (tmux, 120x40)")
 
-    session = "bench-keys"
-    launch(session, work, extra="--scenario text --steps 1000000")  # training runs throughout
-    wait_for(session, r"step 1/\d+")
-    wait_for(session, r"step \d[\d,]* +[\d,]+/s", seconds=90)  # the trainer is running
-    # at 0.1 and 0.5 s the trace holds still under the keys (it catches up once they have
-    # been quiet for a second); at 1.5 s new traces are redrawn between keys
-    paces = {0.1: args.keys, 0.5: args.keys, 1.5: args.slow_keys}
-    paced = {pace: np.array(key_latencies(session, n, pace)) * 1e3 for pace, n in paces.items()}
-    reference = reference_latencies(args.keys, 0.1)
-    pid = int(tmux("display-message", "-p", "-t", session, "#{pane_pid}").strip())
-    pss, rss = memory_mb(pid)
-    rate = wait_for(session, r"step [\d,]+ +([\d,]+)/s").group(1)
-    tmux("send-keys", "-t", session, "q")
-    time.sleep(2)
-    tmux("kill-session", "-t", session)
-    for pace, lags_ms in paced.items():
-        print(f"key to screen, training running ({rate} seq/s), a key every {pace} s: "
-              f"median {np.median(lags_ms):.1f} ms, p95 {np.percentile(lags_ms, 95):.1f} ms, "
-              f"max {lags_ms.max():.1f} ms over {len(lags_ms)} keys")
+    reference = None
+    for size in ((80, 24), (120, 40), (200, 60)):
+        session = f"bench-keys-{size[0]}"
+        launch(session, work, size, extra="--scenario text --steps 1000000")  # training runs throughout
+        wait_for(session, r"step 1/\d+")
+        wait_for(session, r"\d[\d,]* */s", seconds=90)  # the trainer is running
+        # at 0.1 and 0.5 s the trace holds still under the keys (it catches up once they have
+        # been quiet for a second); at 1.5 s new traces are redrawn between keys
+        paces = {0.1: args.keys, 0.5: args.keys}
+        if size == (120, 40):
+            paces[1.5] = args.slow_keys
+        paced = {pace: np.array(key_latencies(session, n, pace)) * 1e3 for pace, n in paces.items()}
+        rate = wait_for(session, r"([\d,]+) */s").group(1)
+        if size == (120, 40):
+            reference = reference_latencies(args.keys, 0.1)
+            pid = int(tmux("display-message", "-p", "-t", session, "#{pane_pid}").strip())
+            pss, rss = memory_mb(pid)
+        if size == (200, 60) and args.resizes:
+            redraws = np.array(resize_redraws(session, args.resizes)) * 1e3
+        tmux("send-keys", "-t", session, "q")
+        time.sleep(2)
+        tmux("kill-session", "-t", session)
+        for pace, lags_ms in paced.items():
+            print(f"key to screen {size[0]}x{size[1]}, training running ({rate} seq/s), a key every {pace} s: "
+                  f"median {np.median(lags_ms):.1f} ms, p95 {np.percentile(lags_ms, 95):.1f} ms, "
+                  f"max {lags_ms.max():.1f} ms over {len(lags_ms)} keys")
     print(f"reference, a one-label Textual app measured the same way (training still running): "
           f"median {np.median(reference):.1f} ms, p95 {np.percentile(reference, 95):.1f} ms")
     print(f"memory, app + trainer: {pss:.0f} MB PSS ({rss:.0f} MB RSS, shared libraries counted twice)")
+    if args.resizes:
+        print(f"resize 120x40 -> 200x60 (training paused), until the redraw is written: "
+              f"median {np.median(redraws):.1f} ms, p95 {np.percentile(redraws, 95):.1f} ms over {len(redraws)}")
 
     redraw = np.array(heatmap_redraw()) * 1e3
     print(f"heatmap full redraw 256 units x 2000 steps, 200x60: median {np.median(redraw):.1f} ms, "

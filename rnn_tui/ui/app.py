@@ -15,37 +15,16 @@ import gc
 import signal
 
 from textual import work
-from textual.app import App, ComposeResult
+from textual.app import App
 from textual.binding import Binding
-from textual.screen import ModalScreen
-from textual.widgets import Static
 
 from rnn_tui.training import protocol as p
 from rnn_tui.ui.commands import RnnCommands
+from rnn_tui.ui.confirm import Confirm
 from rnn_tui.ui.main_screen import MainScreen
 from rnn_tui.ui.view_state import COMPARE_ARCHS, ViewState
 
 POLL_S = 0.1  # how often the trainer's pipes are read
-
-
-class ConfirmQuit(ModalScreen[bool]):
-    """Asked only when training cannot be saved: quitting would lose it."""
-
-    BINDINGS = [Binding("y", "answer(True)", "quit anyway"), Binding("n,escape", "answer(False)", "stay")]
-    DEFAULT_CSS = """
-    ConfirmQuit { align: center middle; }
-    ConfirmQuit > Static { width: 70; height: auto; border: round $error; background: $surface; padding: 1 2; }
-    """
-
-    def __init__(self, reason: str) -> None:
-        super().__init__()
-        self.reason = reason
-
-    def compose(self) -> ComposeResult:
-        yield Static(f"The training cannot be saved:\n{self.reason}\n\nQuit anyway and lose it? y quits, n stays.")
-
-    def action_answer(self, answer: bool) -> None:
-        self.dismiss(answer)
 
 
 class RnnTuiApp(App):
@@ -61,6 +40,7 @@ class RnnTuiApp(App):
         super().__init__()
         self.client_factory, self.runs_dir, self.save_on_quit = client_factory, runs_dir, save_on_quit
         self.device = device
+        self.lesson = None  # rnn-tui --lesson N: the lesson shown beside the panels (ui.lessons.Lesson)
         self.client = client or self._new_client(start, compare=False)
         self.view = ViewState(self.client)
         self.exit_message: str | None = None
@@ -156,7 +136,8 @@ class RnnTuiApp(App):
                 if quit_anyway:
                     self._leave()
 
-            self.push_screen(ConfirmQuit(reason), answered)
+            self.push_screen(Confirm(f"The training cannot be saved:\n{reason}\n\nQuit anyway and lose it? "
+                                     "y quits, n stays."), answered)
             return
         self._leave()
 

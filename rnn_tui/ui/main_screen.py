@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -22,11 +22,15 @@ from textual.widgets import Footer, Static
 from rnn_tui.core.trace_file import Trace
 from rnn_tui.training import protocol as p
 from rnn_tui.ui.help import HelpScreen
+from rnn_tui.training.runs_index import RunRecord, read_rows
+from rnn_tui.ui.experiment_keys import ExperimentKeys
 from rnn_tui.ui.pickers import ScenarioPicker
+from rnn_tui.ui.runs_screen import RunsChoice, RunsScreen
 from rnn_tui.ui.view_state import ViewState
 from rnn_tui.ui.widgets.gates import Gates
 from rnn_tui.ui.widgets.gradients import Gradients
 from rnn_tui.ui.widgets.heatmap import Heatmap
+from rnn_tui.ui.widgets.lesson import toggle_lesson
 from rnn_tui.ui.widgets.sequence import Sequence
 from rnn_tui.ui.widgets.training import TrainingPanel
 from rnn_tui.ui.widgets.unrolled import Unrolled
@@ -52,7 +56,7 @@ class GatesScroll(VerticalScroll, can_focus=False):
     """
 
 
-class MainScreen(Screen):
+class MainScreen(ExperimentKeys, Screen):
     """The one screen: every panel bound to the trace, step, layer and unit shown."""
 
     BINDINGS = [
@@ -83,8 +87,20 @@ class MainScreen(Screen):
         Binding("a", "cycle_arch", "arch", id="arch", tooltip="cycle the architecture: lstm, gru, rnn, esn"),
         Binding("s", "pick_scenario", "scenario", id="scenario", tooltip="pick a scenario"),
         Binding("c", "compare", "compare", id="compare", tooltip="compare RNN, LSTM and GRU on the same data"),
+        Binding("i", "type_input", "input", id="input",
+                tooltip="type your own input: a sentence, brackets, text or numbers; traced at once"),
+        Binding("w", "what_if", "what if", id="what-if",
+                tooltip="what if the input at this step were different: how far does the change reach?"),
+        Binding("x", "spectrum", "spectrum", show=False, id="spectrum",
+                tooltip="the recurrent matrix's eigenvalues and singular values, and what they do to gradients"),
+        Binding("u", "find_unit", "find unit", show=False, id="find-unit",
+                tooltip="find the hidden unit that follows a rule (bracket depth, position, ...) and tint the text"),
+        Binding("o", "runs", "runs", id="runs",
+                tooltip="your runs: open or resume one, overlay past curves, delete"),
         Binding("g", "generate", "generate", id="generate", tooltip="generate text (text scenarios)"),
         Binding("e", "export", "export", id="export", tooltip="export the trace (.npz) and a screenshot (.svg)"),
+        Binding("b", "lesson", "lesson", id="lesson",
+                tooltip="show / hide the lesson: what to press, what to look at, live checks (rnn-tui lessons)"),
         Binding("question_mark", "help", "help", key_display="?", id="help",
                 tooltip="help: panels, equations, what to try"),
         Binding("q", "quit", "quit", id="quit", tooltip="quit (saves a checkpoint and says where)"),
@@ -141,6 +157,8 @@ class MainScreen(Screen):
         self.heatmap_box = self.query_one("#heatmap-box")
         self.too_small = self.query_one("#too-small", Static)
         self._fit(self.size.width, self.size.height)
+        if getattr(self.app, "lesson", None) is not None:  # rnn-tui --lesson N: shown from the start
+            self.action_lesson()
 
     def on_resize(self, event) -> None:
         self._fit(event.size.width, event.size.height)
@@ -167,6 +185,8 @@ class MainScreen(Screen):
             self.notify(text, severity=severity, timeout=8 if severity == "error" else 4)
         if update.info:
             self.generation.update(view.generation_hint())
+            if view.run is not None and view.run.inspect_only:
+                self.training.inspect_only(view.run.title)
             self.set_class(view.run is not None and view.run.kind == "forecast", "-forecast")
             self.update_status()
         if update.training and view.snaps:
@@ -176,6 +196,8 @@ class MainScreen(Screen):
             self.update_status()
         if update.text is not None:
             self.generation.update(update.text)
+        if update.experiment:
+            self.show_experiment(update.experiment)
         trace = view.trace_to_show()
         if trace is not None:
             self.show_trace(trace)
@@ -284,7 +306,9 @@ class MainScreen(Screen):
 
     # ------------------------------------------------------------ training
     def action_toggle_training(self) -> None:
-        if self.view.ready:
+        if self.view.ready and self.view.run.inspect_only:
+            self.notify(f"nothing trains here: this is {self.view.run.title}", severity="warning")
+        elif self.view.ready:
             self.view.toggle_training()
 
     def action_reset(self) -> None:
@@ -326,7 +350,43 @@ class MainScreen(Screen):
         self.app.push_screen(ScenarioPicker(self.view.catalog), chosen)
 
     def action_compare(self) -> None:
+        if self.view.ready and self.view.run.inspect_only:
+            self.notify("compare mode trains three fresh models; this is a model shown as it is",
+                        severity="warning")
+            return
         self.app.toggle_compare()
+
+    def action_runs(self) -> None:
+        run = self.view.run
+
+        def chosen(choice: RunsChoice | None) -> None:
+            if choice is None:
+                return
+            if choice.action == "overlay":
+                self.overlay(choice.runs)
+            elif self.view.compare:
+                self.notify("compare mode trains three fresh runs; leave it (c) to open a past one",
+                            severity="warning")
+            elif self.view.ready:
+                self.step = 0
+                self.view.open_run(choice.checkpoint, train=choice.action == "resume")
+                self.notify(f"opening {choice.checkpoint}… (the trained weights are saved first)")
+
+        self.app.push_screen(RunsScreen(self.app.runs_dir, run.folder if run else None), chosen)
+
+    @work(thread=True, exclusive=True, group="overlay")
+    def overlay(self, runs: list[RunRecord]) -> None:
+        """Past runs' validation curves on the loss chart (read here, off the event loop)."""
+        curves = {}
+        for r in runs:
+            label = f"{r.arch} {r.size} {time.strftime('%m-%d %H:%M', time.localtime(r.started))}"
+            label = next(f"{label}{n}" for n in ("", *(f" #{i}" for i in range(2, len(runs) + 2)))
+                         if f"{label}{n}" not in curves)  # runs started in the same minute
+            curves[label] = read_rows(r.path, limit=2000)
+        self.app.call_from_thread(self.training.set_overlay, curves)
+        if runs:
+            self.app.call_from_thread(self.notify, f"the loss chart overlays {len(runs)} past "
+                                                   f"run{'s' * (len(runs) != 1)} (o, then c clears)")
 
     def action_generate(self) -> None:
         was = self.view.generating
@@ -349,10 +409,20 @@ class MainScreen(Screen):
             self.notify("nothing to export yet", severity="warning")
             return
         stem = f"rnn-tui-{self.trace.meta.get('scenario', 'trace')}-{time.strftime('%Y%m%d-%H%M%S')}"
-        npz = Path(f"{stem}.npz")
-        self.trace.save(npz)
-        svg = self.app.save_screenshot(f"{stem}.svg", path=".")
+        run = self.view.run
+        folder = Path(run.folder) if run is not None and run.folder else Path(".")  # the run's own folder
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            npz = folder / f"{stem}.npz"
+            self.trace.save(npz)
+            svg = self.app.save_screenshot(f"{stem}.svg", path=str(folder))
+        except OSError as err:
+            self.notify(f"cannot export to {folder}: {err.strerror or err}", severity="error")
+            return
         self.notify(f"exported {npz} and {Path(svg).name}")
+
+    def action_lesson(self) -> None:
+        toggle_lesson(self, getattr(self.app, "lesson", None))
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen(MainScreen.BINDINGS))

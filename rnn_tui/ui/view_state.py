@@ -33,6 +33,7 @@ class Update:
     messages: list[tuple[str, str]] = field(default_factory=list)  # (message, severity)
     fatal: str | None = None  # the trainer cannot start: the app ends with this line, status 2
     saved: list[str] = field(default_factory=list)  # checkpoints written
+    experiment: str | None = None  # an experiment's answer arrived (its name)
 
 
 class ViewState:
@@ -54,6 +55,7 @@ class ViewState:
         self._urgent = True  # show the next fitting trace at once (first, or a new sample)
         self.unsaved: str | None = None  # why training cannot be saved now, if it cannot
         self._asked: dict = {}  # model fields of switches sent and not yet answered
+        self.results: dict[str, dict[str, p.ExperimentResult]] = {}  # experiment -> run -> newest answer
 
     # ------------------------------------------------------------ events
     def apply(self, events: list) -> Update:
@@ -75,6 +77,9 @@ class ViewState:
                     if event.run == self.focus_run and self._current(event.run, event.uid) \
                             and event.sample == self.sample:
                         self._latest = event
+                case p.ExperimentResult() if self._current(event.run, event.uid):
+                    self.results.setdefault(event.name, {})[event.run] = event
+                    out.experiment = event.name
                 case p.Generated() if event.run == self.focus_run:
                     out.text = (f"temperature {event.temperature:g} · step {event.step:,} · again at each "
                                 f"evaluation\n{event.text}")
@@ -175,6 +180,25 @@ class ViewState:
         self.watch()
         self._urgent = True
 
+    def type_input(self, text: str) -> None:
+        """Trace a typed sequence (every run, in compare mode) instead of a validation sample."""
+        self.sample = p.INPUT_SAMPLE
+        self._latest, self._urgent = None, True
+        self.send(p.TraceInput(text))
+
+    def ask(self, name: str, **params) -> None:
+        """An experiment on the current weights: every run in compare mode, side by side."""
+        self.results.pop(name, None)
+        self.send(p.Experiment(name, params))
+
+    def open_run(self, checkpoint: str, train: bool = False) -> None:
+        """A past run's checkpoint, with its own data, model and history."""
+        self.sample = 0
+        self._asked.clear()
+        self.send(p.Open(checkpoint, train=train))
+        self.watch()
+        self._urgent = True
+
     def generate(self) -> str | None:
         """Ask the focused run for text; None, or why it cannot."""
         run = self.run
@@ -211,12 +235,21 @@ class ViewState:
         runs = " vs ".join(label for label in COMPARE_ARCHS if label in self.info) if self.compare else ""
         play = f"▶ {speed}/s" if playing else "⏸ stepping"
         return (f"rnn-tui · {run.scenario} ({run.kind}) · {shape}{' · compare ' + runs if runs else ''}"
-                f" · sample {self.sample + 1}/{run.val_samples} · {play}")
+                f" · {self.sample_text} · {play}")
+
+    @property
+    def sample_text(self) -> str:
+        run = self.run
+        if self.sample == p.INPUT_SAMPLE:
+            return "your input (n: samples)"
+        return f"sample {self.sample + 1}/{run.val_samples if run else '?'}"
 
     def generation_hint(self) -> str:
         run = self.run
         if run is None:
             return ""
+        if run.inspect_only:
+            return f"generation needs a model trained here; this is {run.title}"
         if run.kind == "next_token":
             return "press g to sample text from the model; it samples again after each evaluation"
         return f"generation is for text scenarios; {run.scenario} is {run.kind}"

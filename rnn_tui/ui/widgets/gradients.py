@@ -85,6 +85,27 @@ def decay(trace: Trace, track: int) -> Decay | None:
     return None if factor is None else Decay(factor, "last step's loss")
 
 
+def log_bars(values: np.ndarray, start: int, end: int, height: int) -> list[tuple[str, str]]:
+    """Bars of values[start:end] on a log scale in `height` rows, top row first, each row
+    with its label ("1e+0 " on the top row, the bottom decade on the last): decades from
+    those of all `values`. NaN and 0 draw nothing; an exploded inf draws full height."""
+    shown = values[start:end] > 0
+    logs = np.log10(np.where(shown, values[start:end], 1.0))
+    all_logs = np.log10(values[np.isfinite(values) & (values > 0)])
+    top = math.ceil(float(all_logs.max())) if all_logs.size else 0
+    bottom = math.floor(float(all_logs.min())) if all_logs.size else -1
+    bottom = min(bottom, top - 1)
+    span = top - bottom
+    rows = []
+    for row in range(height):
+        row_low = bottom + span * (height - 1 - row) / height
+        frac = np.where(shown, (logs - row_low) / (span / height), 0.0)
+        bars = "".join(BLOCKS[i] for i in (np.clip(frac, 0, 1) * (len(BLOCKS) - 1)).astype(int))
+        label = f"1e{top:+d} " if row == 0 else f"1e{bottom:+d} " if row == height - 1 else ""
+        rows.append((label, bars))
+    return rows
+
+
 def window(steps: int, step: int, width: int) -> tuple[int, int]:
     if steps <= width:
         return 0, steps
@@ -130,27 +151,15 @@ class Gradients(TracePanel):
         cols, height = max(8, width - GUTTER), max(1, rows - 1 - with_saliency - len(facts))
         start, end = window(tr.steps, self.step, cols)
         current = min(self.step, tr.steps - 1) - start
-        shown = grad[start:end] > 0  # NaN and 0 draw nothing; an exploded inf draws full height
-        logs = np.log10(np.where(shown, grad[start:end], 1.0))
-        all_logs = np.log10(grad[np.isfinite(grad) & (grad > 0)])
-        top = math.ceil(float(all_logs.max())) if all_logs.size else 0
-        bottom = math.floor(float(all_logs.min())) if all_logs.size else -1
-        bottom = min(bottom, top - 1)
-        span = top - bottom
-        out: list[Line] = []
-        for row in range(height):  # top row first
-            row_low = bottom + span * (height - 1 - row) / height
-            frac = np.where(shown, (logs - row_low) / (span / height), 0.0)
-            bars = "".join(BLOCKS[i] for i in (np.clip(frac, 0, 1) * (len(BLOCKS) - 1)).astype(int))
-            label = f"1e{top:+d} " if row == 0 else f"1e{bottom:+d} " if row == height - 1 else ""
-            out.append(_marked(f"{label:>{GUTTER}}", bars, current, "cyan"))
+        out: list[Line] = [marked(f"{label:>{GUTTER}}", bars, current, "cyan")
+                           for label, bars in log_bars(grad, start, end, height)]
         finite_x = tr.grad_x[np.isfinite(tr.grad_x)]
         hi = float(finite_x.max()) if finite_x.size and finite_x.max() > 0 else 1.0
         sal = np.clip(np.nan_to_num(tr.grad_x[start:end] / hi, nan=0.0, posinf=1.0), 0.0, 1.0)
         spark = "".join(SPARK[i] for i in (sal * (len(SPARK) - 1)).astype(int))
         if with_saliency:
-            out.append(_marked(f"{'∂L/∂x ':>{GUTTER}}", spark, current, "magenta"))
-        out.append(_marked(f"{'step ':>{GUTTER}}", axis(start, end, current), current, "dim"))
+            out.append(marked(f"{'∂L/∂x ':>{GUTTER}}", spark, current, "magenta"))
+        out.append(marked(f"{'step ':>{GUTTER}}", axis(start, end, current), current, "dim"))
         return out + [Text(line, style="bold") for line in facts]
 
     def _facts(self, grad: np.ndarray, width: int, one_line: bool = False) -> list[str]:
@@ -171,7 +180,8 @@ class Gradients(TracePanel):
         word = "shrinks" if fit.factor < 1 else "grows"
         full = f"{fit.source}: {word} ×{fit.factor:.3f} per step back"
         short = f"{fit.source}: ×{fit.factor:.3f}/step back"
-        total = f", ×{fit.factor ** tr.steps:.1e} over {tr.steps} steps"  # only where it fits
+        whole = math.exp(min(700.0, tr.steps * math.log(fit.factor)))  # a growth past float's range: 1e+304
+        total = f", ×{whole:.1e} over {tr.steps} steps"  # only where it fits
         tight = f"×{fit.factor:.3f}/step back"
         for wording in (full, short, tight) if one_line else (full, short):  # on the first line, else a line of its own
             beside = ("  " if wording is tight else "   ") + wording
@@ -188,7 +198,7 @@ class Gradients(TracePanel):
         return lines
 
 
-def _marked(label: str, chars: str, current: int, style: str) -> Text:
+def marked(label: str, chars: str, current: int, style: str) -> Text:
     """A labelled row of one character per step, the current step's in bold yellow."""
     return Text.assemble((label, "dim"), (chars[:current], style), (chars[current : current + 1], "bold yellow"),
                          (chars[current + 1 :], style))

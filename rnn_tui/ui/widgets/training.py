@@ -14,6 +14,8 @@ a few hundred points and redrawn only when an evaluation adds one.
 from __future__ import annotations
 
 import math
+import textwrap
+from itertools import groupby
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -28,6 +30,7 @@ SPARK = "▁▂▃▄▅▆▇█"
 COLORS = {"rnn": "red", "lstm": "cyan", "gru": "green", "esn": "magenta"}
 MARKERS = {"rnn": "x", "lstm": "o", "gru": "+", "esn": "*"}
 SPARE_MARKERS = "#@%&="
+PAST_COLORS = ("yellow", "magenta", "bright_blue", "bright_green", "orange3")  # overlaid past runs
 CHART_MIN_ROWS = 6  # the chart keeps this many rows when the text would take them
 TEXT_MIN_ROWS = 3  # ... unless the text would keep fewer than this
 
@@ -146,17 +149,33 @@ def knobs_line(train: dict) -> Text:
     return text
 
 
-def spark_line(label: str, values: list, width: int, color: str) -> Text:
-    """The most recent values as a log-scale sparkline, with their range."""
+def spark_line(label: str, values: list, width: int, color: str, clip=None) -> Text:
+    """The most recent values as a log-scale sparkline, the last and their range. With `clip`
+    (a gradient-norm threshold, 0 or None: off), the bars above it are red, and before the
+    range come the threshold, the bar height it lies at and how many bars are above it."""
+    clip = _num(clip)
+    clip = clip if clip and clip > 0 else None
     values = [v for v in (_num(v) for v in values) if v is not None and v > 0]
-    values = values[-max(1, width - len(label) - 20):]
+    values = values[-max(8 if clip else 1, width - len(label) - (44 if clip else 20)):]
     if not values:
         return Text(label + "—", style="dim", no_wrap=True)
     logs = [math.log10(v) for v in values]
     lo, hi = min(logs), max(logs)
-    bars = "".join(SPARK[int((x - lo) / (hi - lo + 1e-12) * (len(SPARK) - 1))] for x in logs)
-    return Text.assemble((label, "dim"), (bars, color), (f" {values[-1]:.3g} ({min(values):.2g}..{max(values):.2g})", "dim"),
-                         no_wrap=True, overflow="crop")
+
+    def bar(x: float) -> str:
+        return SPARK[int((x - lo) / (hi - lo + 1e-12) * (len(SPARK) - 1))]
+
+    text = Text.assemble((label, "dim"), no_wrap=True, overflow="crop")
+    for above, run in groupby(zip(values, logs), key=lambda p: clip is not None and p[0] > clip):
+        text.append("".join(bar(x) for _, x in run), style="bold red" if above else color)
+    text.append(f" {values[-1]:.3g}", style="dim")
+    if clip is not None:  # before the range: where the line is cropped, the range goes first
+        over = sum(v > clip for v in values)
+        level = math.log10(clip)
+        where = f" at {bar(level)}" if lo <= level <= hi else ""
+        text.append(f"  clip {clip:g}{where}, {over} above ", style="bold red" if over else "dim")
+    text.append(f" ({min(values):.2g}..{max(values):.2g})", style="dim")
+    return text
 
 
 # ------------------------------------------------------------------ compare mode
@@ -223,14 +242,15 @@ def panel_lines(snaps: dict, baseline: dict | None, focus_run: str, infos: dict 
     def params(run: str):
         return getattr(infos.get(run), "parameters", None)
 
-    grad = spark_line("‖g‖ pre-clip ", snap.grad_norms, width, "yellow")
+    clip = (snap.train or {}).get("clip")
+    grad = spark_line("‖g‖ pre-clip ", snap.grad_norms, width, "yellow", clip)
     if len(snaps) == 1:
         out = [status_line(snap, baseline, width, solved_at(focus_run, snap)), knobs_line(snap.train),
                spark_line("val loss     ", [r.get("val_loss") for r in snap.history], width, "cyan"), grad]
     elif rows >= len(snaps) + 2:
         out = [table_header()]
         out += [table_row(run, i, s, params(run), solved_at(run, s)) for i, (run, s) in enumerate(snaps.items())]
-        out += [knobs_line(snap.train), spark_line(f"‖g‖ {focus_run:<8} ", snap.grad_norms, width, "yellow")]
+        out += [knobs_line(snap.train), spark_line(f"‖g‖ {focus_run:<8} ", snap.grad_norms, width, "yellow", clip)]
     else:
         out = [table_row_compact(run, i, s, params(run), solved_at(run, s)) for i, (run, s) in enumerate(snaps.items())]
         out.append(knobs_line(snap.train))
@@ -259,6 +279,7 @@ class TrainingText(LineWidget):
         self.focus_run = "main"
         self.infos: dict | None = None
         self.solved: dict[str, int] = {}
+        self.note = ""  # said instead of the numbers where nothing trains
 
     def show(self, snaps: dict, baseline: dict | None, focus_run: str, infos: dict | None,
              solved: dict[str, int]) -> None:
@@ -280,6 +301,8 @@ class TrainingText(LineWidget):
         return min(wanted_rows(self.snaps), self.budget(container.height))
 
     def lines(self, width: int) -> list[Line]:
+        if self.note:
+            return [Text(line, style="dim") for line in textwrap.wrap(self.note, max(10, width))]
         return panel_lines(self.snaps, self.baseline, self.focus_run, self.infos, self.solved, width,
                            self.size.height)
 
@@ -297,6 +320,7 @@ class TrainingPanel(Vertical):
         self.text = TrainingText(self.chart, id="train-status")
         self._solved: dict[tuple[str, int], int] = {}  # (run, uid) -> the step it was first seen solved at
         self._plotted = None  # what the chart was last drawn from
+        self.overlay: list[Series] = []  # past runs' curves (the runs screen's overlay)
 
     def compose(self) -> ComposeResult:
         yield self.text
@@ -315,11 +339,35 @@ class TrainingPanel(Vertical):
         self.text.show(snaps, baseline, focus_run, infos, solved)
         if self.border_subtitle != f"goal: {goal_text}":  # setting it repaints the box
             self.border_subtitle = f"goal: {goal_text}"
+        self._snaps, self._baseline = snaps, baseline
+        self._draw()
+
+    def inspect_only(self, what: str) -> None:
+        """Nothing trains: say what is shown instead of waiting for training numbers."""
+        self.text.note = f"inspect-only: {what}, as it is; nothing trains here, so there are no loss curves."
+        self.text.changed(layout=True)
+        self.text.styles.height = "1fr"
+        self.chart.display = False
+
+    def set_overlay(self, curves: dict[str, list[dict]]) -> None:
+        """Past runs' validation curves (label -> evaluation rows) drawn under the live
+        ones, each with its own glyph; an empty dict takes them off."""
+        self.overlay = [Series(label, *downsample([r["step"] for r in rows if r.get("step") is not None],
+                                                  [r.get("val_loss") for r in rows if r.get("step") is not None]),
+                               color=PAST_COLORS[i % len(PAST_COLORS)], marker=SPARE_MARKERS[i % len(SPARE_MARKERS)])
+                        for i, (label, rows) in enumerate(curves.items())]
+        self._draw()
+
+    def _draw(self) -> None:
+        snaps = getattr(self, "_snaps", None)
+        if not snaps:
+            return
         key = ([(run, s.uid, len(s.history), s.history[-1].get("step") if s.history else None)
-                for run, s in snaps.items()], baseline)
+                for run, s in snaps.items()], self._baseline, [id(c) for c in self.overlay])
         if key != self._plotted:  # the curves change only at evaluations
             self._plotted = key
-            self.chart.show(*self.curves(snaps, baseline))
+            series, baseline = self.curves(snaps, self._baseline)
+            self.chart.show(self.overlay + series, baseline)
 
     @staticmethod
     def curves(snaps: dict, baseline: dict | None) -> tuple[list[Series], float | None]:

@@ -1,0 +1,150 @@
+"""Your own model in the app: a saved trace (`rnn-tui view`) or a torch.nn state_dict
+(`rnn-tui --weights F --input X.npy`), inspect-only, every panel, n/p between samples."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from rnn_tui.cli import build_parser
+from rnn_tui.training.trace_client import TraceClient
+from rnn_tui.ui.app import RnnTuiApp
+from tests.test_app import settle
+from tests.test_cli import in_tmp, run  # noqa: F401 - in_tmp: files land in a temporary folder
+
+
+def open_app(client) -> RnnTuiApp:
+    args = build_parser(None).parse_args([])
+    return RnnTuiApp(None, {"options": args}, runs_dir=None, save_on_quit=False, client=client)
+
+
+@pytest.fixture
+def gru_files(tmp_path):
+    """A plain torch.nn.GRU(3, 5) state_dict and three input sequences [3, 7, 3]."""
+    torch.manual_seed(0)
+    gru = torch.nn.GRU(3, 5, batch_first=True)
+    torch.save(gru.state_dict(), tmp_path / "gru.pt")
+    x = np.random.default_rng(0).normal(size=(3, 7, 3)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    return gru, x, str(tmp_path / "gru.pt"), str(tmp_path / "x.npy")
+
+
+async def test_your_own_gru_shows_its_gates_and_steps_through_its_inputs(gru_files):
+    gru, x, weights, inputs = gru_files
+    client = TraceClient(weights=weights, inputs=inputs)
+    client.start()
+    app = open_app(client)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(app, pilot)
+            trace, run = app.main.trace, app.view.run
+            assert run.inspect_only and run.val_samples == 3 and run.model["arch"] == "gru"
+            assert set(trace.gates) >= {"r", "z", "n"}
+            with torch.no_grad():
+                out, _ = gru(torch.from_numpy(x[:1]))
+            np.testing.assert_allclose(trace.h[:, 0], out[0].numpy(), rtol=1e-5, atol=1e-6)  # the module's own h
+            gates = app.main.query_one("#gates").plain
+            assert "r reset" in gates and "z update" in gates
+            await pilot.press("n")
+            await settle(app, pilot, until=lambda a: a.main.trace is not None and a.main.trace.meta["sample"] == 1)
+            with torch.no_grad():
+                out, _ = gru(torch.from_numpy(x[1:2]))
+            np.testing.assert_allclose(app.main.trace.h[:, 0], out[0].numpy(), rtol=1e-5, atol=1e-6)
+            await pilot.press("t")  # nothing trains: said, not silently ignored
+            await pilot.pause()
+            assert any("nothing trains here" in n.message for n in app._notifications)
+            assert "inspect-only" in app.main.query_one("#train-status").plain
+    finally:
+        client.close()
+    assert not client.pids or all(not _alive(pid) for pid in client.pids)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return open(f"/proc/{pid}/status").read().find("State:\tZ") < 0
+    except FileNotFoundError:
+        return False
+
+
+async def test_view_opens_saved_traces(capsys, tmp_path):
+    for i, sample in enumerate((0, 3)):
+        assert run(["trace", "--scenario", "brackets", "--hidden", "8", "--sample", str(sample),
+                    "--out", f"t{i}.npz"], capsys)[0] == 0
+    client = TraceClient(views=["t0.npz", "t1.npz"])
+    client.start()
+    app = open_app(client)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        assert app.main.trace.meta["sample"] == 0 and app.view.run.val_samples == 2
+        assert app.view.run.vocab and "(" in app.view.run.vocab
+        await pilot.press("n")
+        await settle(app, pilot, until=lambda a: a.main.trace.meta["sample"] == 3)
+        await pilot.press("r")
+        await pilot.pause()
+        assert any("nothing trains here" in n.message for n in app._notifications)
+
+
+async def test_typed_text_one_hot_over_a_vocabulary(tmp_path):
+    torch.manual_seed(1)
+    torch.save(torch.nn.LSTM(4, 6).state_dict(), tmp_path / "lstm.pt")
+    client = TraceClient(weights=str(tmp_path / "lstm.pt"), text="abca d", vocab="abc d"[:4])
+    client.start()
+    try:
+        deadline = time.monotonic() + 60
+        events = []
+        while time.monotonic() < deadline and not any(type(e).__name__ in ("TraceReady", "Fatal") for e in events):
+            events += client.poll()
+            time.sleep(0.05)
+    finally:
+        client.close()
+    fatal = [e for e in events if type(e).__name__ == "Fatal"]
+    assert fatal and "'d'" in fatal[0].reason  # 'd' is not one of the 4 columns: named, not dropped
+    client = TraceClient(weights=str(tmp_path / "lstm.pt"), text="abca c", vocab="abc ")
+    client.start()
+    try:
+        deadline, trace = time.monotonic() + 60, None
+        while time.monotonic() < deadline and trace is None:
+            client.send(__import__("rnn_tui.training.protocol", fromlist=["Watch"]).Watch(0))
+            trace = next((e.trace for e in client.poll() if type(e).__name__ == "TraceReady"), None)
+            time.sleep(0.05)
+    finally:
+        client.close()
+    assert "".join(trace.vocab[int(t)] for t in trace.tokens) == "abca c"
+    assert trace.inputs.shape == (6, 4) and (trace.inputs.sum(1) == 1).all()
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["--input", "x.npy"], "go with --weights"),
+    (["--weights", "w.pt"], "needs its inputs"),
+    (["--weights", "w.pt", "--input-text", "ab"], "needs --vocab"),
+    (["--weights", "w.pt", "--input", "x.npy", "--scenario", "adding"], "drop --scenario"),
+])
+def test_own_model_options_are_checked_in_one_line(argv, says, capsys):
+    code, _, err = run(argv, capsys)
+    assert code == 2 and says in err and err.count("\n") == 1
+
+
+def test_the_apps_process_never_loads_torch_for_your_weights(gru_files):
+    _, _, weights, inputs = gru_files
+    script = textwrap.dedent(f"""
+        import sys, time
+        from rnn_tui.training.trace_client import TraceClient
+        from rnn_tui.training import protocol as p
+        client = TraceClient(weights={weights!r}, inputs={inputs!r})
+        client.start()
+        got = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any(isinstance(e, p.TraceReady) for e in got):
+            got += client.poll()
+            time.sleep(0.05)
+        client.close()
+        print(any(isinstance(e, p.TraceReady) for e in got), "torch" in sys.modules)
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert out.stdout.split() == ["True", "False"], out.stderr
