@@ -278,14 +278,14 @@ def main() -> None:
         session = f"bench-keys-{size[0]}"
         launch(session, work, size, extra="--scenario text --steps 1000000")  # training runs throughout
         wait_for(session, r"step 1/\d+")
-        wait_for(session, r"\d[\d,]* */s", seconds=90)  # the trainer is running
+        wait_for(session, r"\d[\d,]* seq/s", seconds=90)  # the trainer is running
         # at 0.1 and 0.5 s the trace holds still under the keys (it catches up once they have
         # been quiet for a second); at 1.5 s new traces are redrawn between keys
         paces = {0.1: args.keys, 0.5: args.keys}
         if size == (120, 40):
             paces[1.5] = args.slow_keys
         paced = {pace: np.array(key_latencies(session, n, pace)) * 1e3 for pace, n in paces.items()}
-        rate = wait_for(session, r"([\d,]+) */s").group(1)
+        rate = wait_for(session, r"([\d,]+) seq/s").group(1)
         if size == (120, 40):
             reference = reference_latencies(args.keys, 0.1)
             pid = int(tmux("display-message", "-p", "-t", session, "#{pane_pid}").strip())

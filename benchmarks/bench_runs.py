@@ -4,7 +4,7 @@
 
 list      `list_runs` over generated run folders (run.json, summary.json, metrics.jsonl,
           two checkpoints each), and the whole `o` screen in a Textual app: from the key
-          to a table holding every run
+          to a list holding every run
 open      the history of a run with 100k evaluation rows read back as a resumed run reads
           it (thinned, up to the checkpoint's step), and its curves drawn by the loss chart
 """
@@ -74,8 +74,8 @@ def time_screen(root: Path, repeats: int) -> list[float]:
                 start = time.perf_counter()
                 screen = RunsScreen(str(root))
                 await app.push_screen(screen)
-                table = screen.query_one("DataTable")
-                while table.row_count < len(list(root.iterdir())):
+                rows = screen.query_one("OptionList")
+                while rows.option_count < len(list(root.iterdir())):
                     await pilot.pause(0.005)
                 await pilot.pause()  # drawn
                 times.append(time.perf_counter() - start)
@@ -123,7 +123,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="rnn-tui-runs-bench-"))
     make_runs(work / "runs", args.runs)
     print(f"list_runs, {args.runs} run folders: {ms(time_list(work / 'runs', args.repeats))}")
-    print(f"runs screen, key to a table of {args.runs} runs (120x40): {ms(time_screen(work / 'runs', 3))}")
+    print(f"runs screen, key to a list of {args.runs} runs (120x40): {ms(time_screen(work / 'runs', 3))}")
     read, draw = time_open(work / "big", args.lines, args.repeats)
     print(f"open a run of {args.lines:,} evaluations: history read {ms(read)}; curves drawn (190x30) {ms(draw)}")
 

@@ -76,3 +76,19 @@ async def test_experiments_are_refused_in_one_line_where_they_cannot_run():
         app.view.send(p.Experiment("horizon", {"step": 0, "token": "nope"}))
         await settle(app, pilot, until=lambda a: "horizon" in a.view.results)
         assert "not a token of this model" in app.view.results["horizon"]["main"].error
+
+
+async def test_compare_mode_lists_the_three_horizons_side_by_side():
+    app = make_app("--scenario", "adding", "--seq-len", "12", "--hidden", "8")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("c")
+        await settle(app, pilot, until=lambda a: a.view.compare and len(a.view.info) == 3 and a.main.trace is not None)
+        await pilot.press("w", "enter")
+        await settle(app, pilot, until=lambda a: len(a.view.results.get("horizon", {})) == 3
+                     and isinstance(a.screen, ExperimentScreen) and a.screen.results)
+        await pilot.pause()
+        shown = str(app.screen.query_one("#answer").render())
+        for arch, r in app.view.results["horizon"].items():
+            k = r.result["horizon"]
+            assert f"{arch:<5} {'beyond the sequence' if k is None else f'{k} steps'}" in shown

@@ -148,3 +148,41 @@ def test_the_apps_process_never_loads_torch_for_your_weights(gru_files):
     """)
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert out.stdout.split() == ["True", "False"], out.stderr
+
+
+async def test_experiments_on_your_own_weights(gru_files):
+    from rnn_tui.core.experiments import horizon, spectrum
+    from rnn_tui.ui.experiment_screen import ExperimentScreen
+
+    gru, x, weights, inputs = gru_files
+    client = TraceClient(weights=weights, inputs=inputs)
+    client.start()
+    app = open_app(client)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(app, pilot)
+            await pilot.press("right", "w", "enter")  # +0.5 at step 2 of sequence 1
+            await settle(app, pilot, until=lambda a: "horizon" in a.view.results)
+            got = app.view.results["horizon"]["main"]
+            assert got.error is None
+            want = horizon(gru, torch.from_numpy(x[0]), 1, delta=0.5)
+            np.testing.assert_allclose(got.result["delta_h"], want["delta_h"], rtol=1e-9)
+            assert isinstance(app.screen, ExperimentScreen)
+            await pilot.press("escape", "x")
+            await settle(app, pilot, until=lambda a: "spectrum" in a.view.results)
+            radius = app.view.results["spectrum"]["main"].result[0]["spectral_radius"]
+            assert radius == pytest.approx(spectrum(gru)[0]["spectral_radius"])
+    finally:
+        client.close()
+
+
+async def test_a_saved_trace_says_experiments_need_weights(capsys):
+    assert run(["trace", "--scenario", "brackets", "--hidden", "8", "--out", "t.npz"], capsys)[0] == 0
+    client = TraceClient(views=["t.npz"])
+    client.start()
+    app = open_app(client)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("x")
+        await settle(app, pilot, until=lambda a: "spectrum" in a.view.results)
+        assert "holds no weights" in app.view.results["spectrum"]["main"].error

@@ -96,8 +96,7 @@ async def test_the_runs_screen_opens_a_past_run_with_its_history(trained):
         await settle(app, pilot, until=lambda a: a.view.run is not None)
         await pilot.press("o")
         await settle(app, pilot, until=lambda a: isinstance(a.screen, RunsScreen) and a.screen.runs)
-        table = app.screen.query_one("DataTable")
-        assert table.row_count == 2
+        assert app.screen.query_one("OptionList").option_count == 2
         await pilot.press("enter")  # the newest: the resumed run, 50 steps
         await settle(app, pilot, until=lambda a: a.view.snap is not None and a.view.snap.step == 50)
         assert isinstance(app.client.sent[-2], p.Open)
@@ -126,6 +125,6 @@ async def test_the_runs_screen_overlays_and_deletes(trained):
         assert len(list_runs("runs")) == 2
         await pilot.press("d", "y")
         await settle(app, pilot, until=lambda a: len(list_runs("runs")) == 1)
-        await settle(app, pilot, until=lambda a: a.screen.query_one("DataTable").row_count == 1)
+        await settle(app, pilot, until=lambda a: a.screen.query_one("OptionList").option_count == 1)
         await pilot.press("c")  # clears the overlay
         await settle(app, pilot, until=lambda a: not a.main.training.overlay)

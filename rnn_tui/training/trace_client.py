@@ -61,6 +61,9 @@ def _trace_weights_loop(weights: str, inputs: str | None, text: str | None, voca
             break
         if sample is None:
             break
+        if isinstance(sample, tuple):  # ("experiment", name, params, sample)
+            replies.send(_experiment(core, samples, *sample[1:]))
+            continue
         try:
             trace = trace_core(core, samples[sample])
             if tokens is not None:  # drawn as the characters typed
@@ -72,6 +75,32 @@ def _trace_weights_loop(weights: str, inputs: str | None, text: str | None, voca
     with contextlib.suppress(Exception):
         sys.stdout.flush()
     os._exit(0)
+
+
+def _experiment(core, samples: list, name: str, params: dict, sample: int) -> tuple:
+    """An experiment on the bare core (its output is its last layer's h): the answer, or why
+    there is none."""
+    from rnn_tui.core.experiments import horizon, rank_units, spectrum
+
+    import torch
+
+    try:
+        if name == "spectrum":
+            result = spectrum(core)
+        elif name == "units":
+            result = rank_units(core, torch.stack(samples), params.get("rule") or "")
+        elif name == "horizon":
+            if "token" in params:
+                raise UserError("your weights read vectors: change a value (+0.5 or =1.2), not a token")
+            result = horizon(core, samples[sample], int(params.get("step", 0)), delta=params.get("delta"),
+                             value=params.get("value"), feature=int(params.get("feature", 0)))
+        else:
+            raise UserError(f"experiment {name!r}: unknown")
+        return ("experiment", name, params, sample, result, None)
+    except UserError as err:
+        return ("experiment", name, params, sample, None, str(err))
+    except Exception as err:  # one line for the screen, never a crash of this process
+        return ("experiment", name, params, sample, None, f"{name}: {type(err).__name__}: {err}")
 
 
 class TraceClient:
@@ -88,6 +117,7 @@ class TraceClient:
         self._outbox: list = []
         self._asked: int | None = None  # the sample asked of the child and not yet answered
         self._wanted: int | None = None  # the newest sample watched
+        self._shown = 0  # the sample last answered: what an experiment asks about
         self._process = self._requests = self._replies = None
 
     @property
@@ -126,6 +156,11 @@ class TraceClient:
                 self._ask()
             case p.Start() | p.Pause():
                 pass  # the app asks at its start; nothing trains, nothing to say
+            case p.Experiment(name=name, params=params):
+                self._experiment(name, params)
+            case p.TraceInput():
+                self._outbox.append(p.TrainerError(MAIN, "typed input needs a scenario's vocabulary; for your weights "
+                                                         "give --input-text with --vocab, or --input X.npy"))
             case p.Stop():
                 self.stop()
             case _:
@@ -153,6 +188,16 @@ class TraceClient:
     def pids(self) -> list[int]:
         return [self._process.pid] if self._process is not None and self._process.pid else []
 
+    def _experiment(self, name: str, params: dict) -> None:
+        sample = (self._wanted if self._wanted is not None else self._shown) % max(1, self.count)
+        if self._requests is None:
+            self._outbox.append(p.ExperimentResult(MAIN, self.uid, name, dict(params), 0, sample, None,
+                                                   "a saved trace holds no weights to ask; open the model with "
+                                                   "--weights F --input X.npy for experiments"))
+            return
+        with contextlib.suppress(OSError, BrokenPipeError):
+            self._requests.send(("experiment", name, dict(params), sample))
+
     # ------------------------------------------------------------ traces
     def _ask(self) -> None:
         """Answer the newest watch: at once for files; for weights, one request at a time."""
@@ -160,7 +205,7 @@ class TraceClient:
             return
         sample = self._wanted % self.count
         if sample in self.traces:
-            self._wanted = None
+            self._wanted, self._shown = None, sample
             self._outbox.append(p.TraceReady(MAIN, self.uid, 1, sample, self.traces[sample]))
         elif self._asked is None and self._requests is not None:
             with contextlib.suppress(OSError, BrokenPipeError):
@@ -191,6 +236,8 @@ class TraceClient:
             case ("error", reason):
                 self._asked = None
                 self._outbox.append(p.TrainerError(MAIN, reason))
+            case ("experiment", name, params, sample, result, error):
+                self._outbox.append(p.ExperimentResult(MAIN, self.uid, name, params, 0, sample, result, error))
             case ("trace", sample, trace):
                 self._asked = None
                 self.traces[sample] = trace

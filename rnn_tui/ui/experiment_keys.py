@@ -51,8 +51,8 @@ class ExperimentKeys:
         self.app.push_screen(AskScreen("Your own input", about, current), typed)
 
     def action_what_if(self) -> None:
-        if self.trace is None or self.view.run is None or self.view.run.inspect_only:
-            self.notify("what if needs a trace of a model the trainer holds", severity="warning")
+        if self.trace is None or self.view.run is None:
+            self.notify("what if needs a trace on screen", severity="warning")
             return
         t, tr = self.step, self.trace
         if tr.tokens is not None and tr.vocab:
@@ -81,15 +81,15 @@ class ExperimentKeys:
         self.app.push_screen(ask, answered)
 
     def action_spectrum(self) -> None:
-        if self.view.run is None or self.view.run.inspect_only:
-            self.notify("the spectrum needs a model the trainer holds", severity="warning")
+        if self.view.run is None:
+            self.notify("the model is still loading", severity="warning")
             return
         self._experiment("spectrum", "the eigenvalues and singular values of W_hh")
 
     def action_find_unit(self) -> None:
         run = self.view.run
-        if run is None or run.inspect_only:
-            self.notify("a unit search needs a model the trainer holds", severity="warning")
+        if run is None:
+            self.notify("the model is still loading", severity="warning")
             return
         suggested = RULE_FOR.get(run.scenario, "position")
         about = ("Which rule should a unit follow? A built-in one: " + ", ".join(BUILTIN_RULES) +
