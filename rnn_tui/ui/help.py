@@ -101,9 +101,17 @@ tames explosions; it cannot bring back a vanished gradient.
 - Scenario `adding`, switch to `rnn` (`a`), and watch ‖∂L/∂h_t‖ at the first
   steps: it sits orders of magnitude below the last steps, and the loss stays at
   the baseline. Switch back to `lstm` and watch the forget gates saturate near 1.
-- Scenario `brackets`: find the unit that counts nesting depth (`[` / `]`).
+- Scenario `brackets`: find the unit that counts nesting depth: `u`, enter on
+  the rule `depth`, enter on the best unit; the text is tinted by it.
 - Scenario `text`: press `g` once and read the samples improve as it trains.
-- Compare mode (`c`): RNN, LSTM and GRU on the same data, curves overlaid.
+- Compare mode (`c`): RNN, LSTM and GRU on the same data, curves overlaid; then
+  `w` at an early step: how long each one remembers a changed input.
+- `i`: type your own sentence, brackets or numbers and watch the model read it.
+- `x`: the recurrent matrix's eigenvalues against the unit circle, and why the
+  gradient shrinks or grows by what it does.
+- `rnn-tui lessons` and `rnn-tui --lesson N`: guided experiments that check
+  the live figures (`b` shows the lesson).
+- `o`: your past runs; open one, or draw their curves beside this one.
 
 ## Keys
 
