@@ -123,6 +123,7 @@ class MainScreen(ExperimentKeys, Screen):
         self.generation: Static | None = None
         self.heatmap_box: Vertical | None = None
         self.too_small: Static | None = None
+        self.bottom: Horizontal | None = None
 
     # ------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -156,6 +157,7 @@ class MainScreen(ExperimentKeys, Screen):
         self.generation = self.query_one("#generation", Static)
         self.heatmap_box = self.query_one("#heatmap-box")
         self.too_small = self.query_one("#too-small", Static)
+        self.bottom = self.query_one("#bottom")
         self._fit(self.size.width, self.size.height)
         if getattr(self.app, "lesson", None) is not None:  # rnn-tui --lesson N: shown from the start
             self.action_lesson()
@@ -169,7 +171,7 @@ class MainScreen(ExperimentKeys, Screen):
         small = width < MIN_WIDTH or height < MIN_HEIGHT
         self.set_class(small, "-too-small")
         self.set_class(not small and (width < FULL_WIDTH or height < FULL_HEIGHT), "-compact")
-        self.set_class(width >= 160 and height >= 45, "-roomy")
+        self.bottom.set_class(width >= 160 and height >= 45, "-roomy")
         self.set_class(height < SHORT_HEIGHT, "-short")
         if small:
             self.too_small.update(
