@@ -86,8 +86,7 @@ async def test_view_opens_saved_traces(capsys, tmp_path):
         await pilot.press("n")
         await settle(app, pilot, until=lambda a: a.main.trace.meta["sample"] == 3)
         await pilot.press("r")
-        await pilot.pause()
-        assert any("nothing trains here" in n.message for n in app._notifications)
+        await settle(app, pilot, until=lambda a: any("nothing trains here" in n.message for n in a._notifications))
 
 
 async def test_typed_text_one_hot_over_a_vocabulary(tmp_path):

@@ -307,14 +307,19 @@ class MainScreen(ExperimentKeys, Screen):
         self.unit = message.unit
 
     # ------------------------------------------------------------ training
-    def action_toggle_training(self) -> None:
+    def _inspect_only(self) -> bool:
+        """A saved trace or your own weights: say that nothing trains here."""
         if self.view.ready and self.view.run.inspect_only:
             self.notify(f"nothing trains here: this is {self.view.run.title}", severity="warning")
-        elif self.view.ready:
+            return True
+        return False
+
+    def action_toggle_training(self) -> None:
+        if self.view.ready and not self._inspect_only():
             self.view.toggle_training()
 
     def action_reset(self) -> None:
-        if self.view.ready:
+        if self.view.ready and not self._inspect_only():
             self.view.send(p.Reset())
             self.notify("weights reset from the seed (the trained ones are saved first)")
 
