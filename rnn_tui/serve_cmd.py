@@ -88,7 +88,7 @@ def shown_url(host: str, port: int) -> str:
 
 def _server_class():
     try:
-        from rnn_tui.serve_page import PageServer
+        from rnn_tui.ui.serve_page import PageServer
     except ModuleNotFoundError as err:
         if (err.name or "").split(".")[0] not in SERVER_PACKAGES:
             raise

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "rnn_tui"
 LAYERS = ("core", "data", "training", "ui")  # each imports only from itself and those before it
 SHARED = ("rnn_tui", "rnn_tui.errors")  # the version and UserError: for every layer
-TUI = ("textual",)
+TUI = ("textual", "textual_serve")  # the terminal UI and the web page that serves it
 
 
 def module_name(path: Path) -> str:

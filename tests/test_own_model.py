@@ -35,34 +35,39 @@ def gru_files(tmp_path):
     return gru, x, str(tmp_path / "gru.pt"), str(tmp_path / "x.npy")
 
 
-async def test_your_own_gru_shows_its_gates_and_steps_through_its_inputs(gru_files):
-    gru, x, weights, inputs = gru_files
-    client = TraceClient(weights=weights, inputs=inputs)
+@pytest.fixture
+def gru_client(gru_files):
+    """The app's client for those weights and inputs, started; closed after the test."""
+    client = TraceClient(weights=gru_files[2], inputs=gru_files[3])
     client.start()
-    app = open_app(client)
-    try:
-        async with app.run_test(size=(120, 40)) as pilot:
-            await settle(app, pilot)
-            trace, run = app.main.trace, app.view.run
-            assert run.inspect_only and run.val_samples == 3 and run.model["arch"] == "gru"
-            assert set(trace.gates) >= {"r", "z", "n"}
-            with torch.no_grad():
-                out, _ = gru(torch.from_numpy(x[:1]))
-            np.testing.assert_allclose(trace.h[:, 0], out[0].numpy(), rtol=1e-5, atol=1e-6)  # the module's own h
-            gates = app.main.query_one("#gates").plain
-            assert "r reset" in gates and "z update" in gates
-            await pilot.press("n")
-            await settle(app, pilot, until=lambda a: a.main.trace is not None and a.main.trace.meta["sample"] == 1)
-            with torch.no_grad():
-                out, _ = gru(torch.from_numpy(x[1:2]))
-            np.testing.assert_allclose(app.main.trace.h[:, 0], out[0].numpy(), rtol=1e-5, atol=1e-6)
-            await pilot.press("t")  # nothing trains: said, not silently ignored
-            await pilot.pause()
-            assert any("nothing trains here" in n.message for n in app._notifications)
-            assert "inspect-only" in app.main.query_one("#train-status").plain
-    finally:
-        client.close()
-    assert not client.pids or all(not _alive(pid) for pid in client.pids)
+    yield client
+    client.close()
+
+
+async def test_your_own_gru_shows_its_gates_and_steps_through_its_inputs(gru_files, gru_client):
+    gru, x, _, _ = gru_files
+    app = open_app(gru_client)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        trace, run = app.main.trace, app.view.run
+        assert run.inspect_only and run.val_samples == 3 and run.model["arch"] == "gru"
+        assert set(trace.gates) >= {"r", "z", "n"}
+        with torch.no_grad():
+            out, _ = gru(torch.from_numpy(x[:1]))
+        np.testing.assert_allclose(trace.h[:, 0], out[0].numpy(), rtol=1e-5, atol=1e-6)  # the module's own h
+        gates = app.main.query_one("#gates").plain
+        assert "r reset" in gates and "z update" in gates
+        await pilot.press("n")
+        await settle(app, pilot, until=lambda a: a.main.trace is not None and a.main.trace.meta["sample"] == 1)
+        with torch.no_grad():
+            out, _ = gru(torch.from_numpy(x[1:2]))
+        np.testing.assert_allclose(app.main.trace.h[:, 0], out[0].numpy(), rtol=1e-5, atol=1e-6)
+        await pilot.press("t")  # nothing trains: said, not silently ignored
+        await pilot.pause()
+        assert any("nothing trains here" in n.message for n in app._notifications)
+        assert "inspect-only" in app.main.query_one("#train-status").plain
+    gru_client.close()
+    assert not gru_client.pids or all(not _alive(pid) for pid in gru_client.pids)
 
 
 def _alive(pid: int) -> bool:
@@ -149,30 +154,25 @@ def test_the_apps_process_never_loads_torch_for_your_weights(gru_files):
     assert out.stdout.split() == ["True", "False"], out.stderr
 
 
-async def test_experiments_on_your_own_weights(gru_files):
+async def test_experiments_on_your_own_weights(gru_files, gru_client):
     from rnn_tui.core.experiments import horizon, spectrum
     from rnn_tui.ui.experiment_screen import ExperimentScreen
 
-    gru, x, weights, inputs = gru_files
-    client = TraceClient(weights=weights, inputs=inputs)
-    client.start()
-    app = open_app(client)
-    try:
-        async with app.run_test(size=(120, 40)) as pilot:
-            await settle(app, pilot)
-            await pilot.press("right", "w", "enter")  # +0.5 at step 2 of sequence 1
-            await settle(app, pilot, until=lambda a: "horizon" in a.view.results)
-            got = app.view.results["horizon"]["main"]
-            assert got.error is None
-            want = horizon(gru, torch.from_numpy(x[0]), 1, delta=0.5)
-            np.testing.assert_allclose(got.result["delta_h"], want["delta_h"], rtol=1e-9)
-            assert isinstance(app.screen, ExperimentScreen)
-            await pilot.press("escape", "x")
-            await settle(app, pilot, until=lambda a: "spectrum" in a.view.results)
-            radius = app.view.results["spectrum"]["main"].result[0]["spectral_radius"]
-            assert radius == pytest.approx(spectrum(gru)[0]["spectral_radius"])
-    finally:
-        client.close()
+    gru, x, _, _ = gru_files
+    app = open_app(gru_client)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("right", "w", "enter")  # +0.5 at step 2 of sequence 1
+        await settle(app, pilot, until=lambda a: "horizon" in a.view.results)
+        got = app.view.results["horizon"]["main"]
+        assert got.error is None
+        want = horizon(gru, torch.from_numpy(x[0]), 1, delta=0.5)
+        np.testing.assert_allclose(got.result["delta_h"], want["delta_h"], rtol=1e-9)
+        assert isinstance(app.screen, ExperimentScreen)
+        await pilot.press("escape", "x")
+        await settle(app, pilot, until=lambda a: "spectrum" in a.view.results)
+        radius = app.view.results["spectrum"]["main"].result[0]["spectral_radius"]
+        assert radius == pytest.approx(spectrum(gru)[0]["spectral_radius"])
 
 
 async def test_a_saved_trace_says_experiments_need_weights(capsys):

@@ -118,7 +118,7 @@ def test_serve_checks_the_app_options_before_serving(capsys, tmp_path, monkeypat
 def test_serve_without_textual_serve_says_how_to_install_it(capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "textual_serve", None)  # import textual_serve now fails
     monkeypatch.delitem(sys.modules, "textual_serve.server", raising=False)
-    monkeypatch.delitem(sys.modules, "rnn_tui.serve_page", raising=False)
+    monkeypatch.delitem(sys.modules, "rnn_tui.ui.serve_page", raising=False)
     code, _, err = run(["serve"], capsys)
     assert code == 2 and len(err.splitlines()) == 1
     assert "pip install textual-serve" in err
