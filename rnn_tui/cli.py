@@ -16,6 +16,7 @@ from pathlib import Path
 from rnn_tui import __version__
 from rnn_tui.core.config import MAX_SAMPLE_LENGTH, MAX_SEED
 from rnn_tui.core.files import cannot_write
+from rnn_tui.core.memory import ENV as MEMORY_ENV, parse_limit
 from rnn_tui.errors import UserError
 
 COMMANDS = ("train", "trace", "sample", "scenarios", "lessons", "inspect", "runs", "view", "serve")
@@ -81,6 +82,14 @@ def _finite_float(text: str) -> float:
     return value
 
 
+def _memory_limit(text: str) -> str:
+    try:
+        parse_limit(text)
+    except UserError as err:
+        raise argparse.ArgumentTypeError(str(err).removeprefix(f"--memory-limit {text!r}: ")) from None
+    return text
+
+
 def _data_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("data")
     group.add_argument("--scenario", metavar="S", help="a built-in name (rnn-tui scenarios) or a .toml file; default text")
@@ -90,6 +99,8 @@ def _data_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--fill-missing", choices=("interpolate", "drop"),
                        help="--csv: fill missing values by linear interpolation, or drop those rows")
     group.add_argument("--seq-len", type=_positive_int, metavar="N", help="sequence length (e.g. the adding problem's T)")
+    group.add_argument("--max-vocab", type=_positive_int, metavar="N",
+                       help="text: keep the N-1 most frequent characters, the rest one unknown token (default 512)")
 
 
 def _model_options(parser: argparse.ArgumentParser) -> None:
@@ -116,6 +127,9 @@ def _train_options(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup:
                        help="evaluations between checkpoints in the run folder; 0: only at the end (default 10)")
     group.add_argument("--runs-dir", default="runs", metavar="DIR",
                        help="where each training run keeps metrics.jsonl and checkpoints (default ./runs)")
+    group.add_argument("--memory-limit", type=_memory_limit, metavar="SIZE",
+                       help="refuse a run estimated to need more: e.g. 4G, 500M, or 60%% of the memory "
+                            "available (default 75%%; also RNN_TUI_MEMORY_LIMIT)")
     return group
 
 
@@ -241,7 +255,7 @@ def cmd_scenarios(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from rnn_tui.training import headless
+    from rnn_tui.training import footprint, headless
     from rnn_tui.training.options import resolve
     from rnn_tui.training.run import Run
     from rnn_tui.training.trainer import pick_device
@@ -254,7 +268,11 @@ def cmd_train(args) -> int:
     device = pick_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
+    footprint.check_data(scenario)
     data = scenario.build_data(train.seed)
+    footprint.check_runs(data, [(model, train)])
+    if data.info.get("vocab_note"):
+        print(f"rnn-tui: note: {data.info['vocab_note']}", file=sys.stderr)
     runs_dir = None if args.no_run_folder else args.runs_dir
     run = Run("main", scenario, source, data, model, train, runs_dir, headless.say_errors, time.perf_counter,
               device=device)
@@ -270,10 +288,12 @@ def cmd_trace(args) -> int:
     from rnn_tui.core import checkpoint
     from rnn_tui.core.model import SequenceModel
     from rnn_tui.core.trace import trace_sequence
+    from rnn_tui.training import footprint
     from rnn_tui.training.options import resolve
 
     scenario, _, model_config, train, payload = resolve(args)
     seed = train.seed if args.seed is None else args.seed
+    footprint.check_data(scenario)
     data = scenario.build_data(seed)
     model = SequenceModel(model_config, data.kind, data.input_size, data.output_size, data.tokens_in, seed=seed)
     if payload is not None:
@@ -492,6 +512,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser(command).parse_args(argv[1:] if command else argv)
     handler = {"train": cmd_train, "trace": cmd_trace, "sample": cmd_sample, "scenarios": cmd_scenarios,
                "lessons": cmd_lessons, "inspect": cmd_inspect, "runs": cmd_runs, "view": cmd_view, "serve": cmd_serve}.get(command, cmd_app)
+    limit = getattr(args, "memory_limit", None)
+    before = os.environ.get(MEMORY_ENV)
+    if limit:  # where this process and the trainer process it starts read it
+        os.environ[MEMORY_ENV] = limit
     try:
         return handler(args)
     except UserError as err:  # one line, even where a file name or a value holds a line break
@@ -500,6 +524,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("rnn-tui: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if limit and before is None:
+            del os.environ[MEMORY_ENV]
+        elif limit:
+            os.environ[MEMORY_ENV] = before
 
 
 if __name__ == "__main__":

@@ -17,6 +17,15 @@ def batch_loss(kind: str, pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return F.mse_loss(pred, y)
 
 
+def loss_sum(kind: str, pred: torch.Tensor, y: torch.Tensor) -> tuple[float, int]:
+    """(the summed loss, how many terms it sums) over a chunk: chunks add up to batch_loss."""
+    if kind in CLASSIFYING:
+        flat = y.reshape(-1)
+        total = F.cross_entropy(pred.reshape(-1, pred.shape[-1]), flat, ignore_index=IGNORE_INDEX, reduction="sum")
+        return float(total), int((flat != IGNORE_INDEX).sum())
+    return float(F.mse_loss(pred, y, reduction="sum")), y.numel()
+
+
 def step_losses(kind: str, pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Unreduced loss with the shape of y; NaN where a step is not scored."""
     if kind in CLASSIFYING:
@@ -27,11 +36,12 @@ def step_losses(kind: str, pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return (pred - y) ** 2
 
 
-def metrics(kind: str, pred: torch.Tensor, y: torch.Tensor, num_classes: int) -> dict[str, float]:
-    """Accuracy (and precision, recall, F1 for classification) over scored targets."""
+def metrics(kind: str, guess: torch.Tensor, y: torch.Tensor, num_classes: int) -> dict[str, float]:
+    """Accuracy (and precision, recall, F1 for classification) over scored targets, from
+    the predicted classes (`pred.argmax(-1)`)."""
     if kind not in CLASSIFYING:
         return {}
-    guess = pred.argmax(-1).reshape(-1)
+    guess = guess.reshape(-1)
     truth = y.reshape(-1)
     scored = truth != IGNORE_INDEX
     guess, truth = guess[scored], truth[scored]

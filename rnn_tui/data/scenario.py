@@ -16,15 +16,13 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import numpy as np
-
 import rnn_tui
 from rnn_tui.core.config import MAX_SAMPLE_LENGTH, ModelConfig, TrainConfig, from_dict
 from rnn_tui.core.files import not_a_file
 from rnn_tui.core.kinds import CLASSIFYING, TASK_KINDS
 from rnn_tui.data.base import TaskData
 from rnn_tui.data.generators import GENERATORS
-from rnn_tui.data.generators.text import read_corpus
+from rnn_tui.data.generators.text import read_corpus, unigram_loss
 from rnn_tui.errors import UserError
 
 try:
@@ -265,13 +263,6 @@ def _parse_sample(table: dict | None, task: str, where: str) -> dict:
 # --- scenarios made from a person's own file --------------------------------------
 
 
-def unigram_loss(text: str) -> float:
-    """Cross-entropy (nats/character) of always predicting each character's overall frequency."""
-    points = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-    p = np.unique(points, return_counts=True)[1] / len(points)
-    return float(-(p * np.log(p)).sum())
-
-
 def text_scenario(path: Path, base: Scenario | None = None, overrides: dict | None = None) -> Scenario:
     """Next-character prediction on any UTF-8 file, with the built-in `text` scenario's settings
     and `overrides` of its [data] fields (such as seq_len)."""
@@ -284,8 +275,8 @@ def text_scenario(path: Path, base: Scenario | None = None, overrides: dict | No
     text = read_corpus(path, data["seq_len"])  # missing, binary, empty, too short: now
     # The built-in goal, scaled to this file: the same fraction of its unigram baseline.
     base_text = read_corpus(Path(base.data["file"]), base.data["seq_len"])
-    ratio = base.solved.goal / unigram_loss(base_text)
-    baseline = unigram_loss(text)
+    ratio = base.solved.goal / unigram_loss(base_text, base.data["max_vocab"])
+    baseline = unigram_loss(text, data["max_vocab"])
     return replace(
         base,
         name=path.name,

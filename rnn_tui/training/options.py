@@ -14,6 +14,7 @@ from rnn_tui.core.config import ModelConfig, TrainConfig, from_dict
 from rnn_tui.data.source import Source
 from rnn_tui.errors import UserError
 
+DATA_OPTIONS = ("seq_len", "max_vocab")  # overrides of the scenario's [data] fields
 MODEL_OPTIONS = ("arch", "hidden", "layers", "bidirectional", "nonlinearity")
 TRAIN_OPTIONS = ("steps", "lr", "clip", "optimizer", "batch_size", "eval_every", "seed", "checkpoint_every")
 
@@ -21,13 +22,13 @@ TRAIN_OPTIONS = ("steps", "lr", "clip", "optimizer", "batch_size", "eval_every",
 def resolve(args) -> tuple:
     """(scenario, source dict, model config, train config, checkpoint payload or None)."""
     payload = None
-    data_overrides = {"seq_len": args.seq_len} if getattr(args, "seq_len", None) else {}
+    data_overrides = {key: getattr(args, key) for key in DATA_OPTIONS if getattr(args, key, None)}
     if args.checkpoint:
         payload = checkpoint.load(args.checkpoint)
         meta = payload["meta"]
-        if any(getattr(args, k, None) for k in ("scenario", "text", "csv", "seq_len")):
+        if any(getattr(args, k, None) for k in ("scenario", "text", "csv", *DATA_OPTIONS)):
             raise UserError(f"--checkpoint {args.checkpoint}: already names its data "
-                            f"({meta.get('scenario')}); drop --scenario/--text/--csv/--seq-len")
+                            f"({meta.get('scenario')}); drop --scenario/--text/--csv/--seq-len/--max-vocab")
         where = f"checkpoint {args.checkpoint}: meta"  # checkpoint.load checked the types
         source = Source.from_dict(meta["source"], f"{where}.source")
         model = from_dict(ModelConfig, meta["model"], f"{where}.model")

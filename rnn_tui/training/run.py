@@ -62,6 +62,8 @@ class Run:
         self.typed: tuple | None = None  # (text, x, y, dec_in) of the sequence the user typed
         self._paused_at = clock()
         self._new_run()
+        if data.info.get("vocab_note"):  # e.g. a text's vocabulary capped at max_vocab
+            emit(Notice(label, data.info["vocab_note"]))
 
     def _new_run(self, resumed_from: str | None = None) -> None:
         """Fresh weights or new weights from a file: a new folder (which starts with the

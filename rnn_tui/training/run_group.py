@@ -18,6 +18,7 @@ from rnn_tui.core import checkpoint
 from rnn_tui.core.config import ModelConfig
 from rnn_tui.data.source import Source
 from rnn_tui.errors import UserError
+from rnn_tui.training import footprint
 from rnn_tui.training import protocol as p
 from rnn_tui.training.run import Run, merge_configs
 from rnn_tui.training.trainer import pick_device
@@ -83,8 +84,11 @@ class RunGroup:
         return self._cache[key]
 
     def _build(self, specs: dict[str, dict], labels: list[str]) -> dict[str, Run]:
-        """New runs for `labels`, all or none: a failure leaves the old runs untouched."""
-        built = {}
+        """New runs for `labels`, all or none: a failure leaves the old runs untouched.
+        What would not fit in memory is refused before it is built (training/footprint)."""
+        # The processes of a comparison split the memory budget.
+        share = len(self.specs) / len(self.compared) if self.compare else 1.0
+        plans = []
         for label in labels:
             spec = specs[label]
             source = Source.from_dict(spec["source"]).to_dict()
@@ -93,11 +97,18 @@ class RunGroup:
             model, train = merge_configs(scenario, spec.get("model", {}), spec.get("train", {}))
             if self.compare:
                 model = replace(model, arch=label).validate("compare")
-            seed = train.seed
-            data = self._cached(("data", key, seed), lambda s=scenario, n=seed: s.build_data(n))
-            built[label] = Run(label, scenario, source, data, model, train, self.runs_dir, self.emit, self.clock,
-                               device=self.device)
-        return built
+
+            def make(s=scenario, n=train.seed):
+                footprint.check_data(s, share)
+                return s.build_data(n)
+
+            data = self._cached(("data", key, train.seed), make)
+            plans.append((label, scenario, source, data, model, train))
+        for data in {id(plan[3]): plan[3] for plan in plans}.values():
+            footprint.check_runs(data, [(m, t) for _, _, _, d, m, t in plans if d is data], share)
+        return {label: Run(label, scenario, source, data, model, train, self.runs_dir, self.emit, self.clock,
+                           device=self.device)
+                for label, scenario, source, data, model, train in plans}
 
     def _adopt(self, built: dict[str, Run]) -> None:
         """Built runs take their places; the old ones keep their work first."""

@@ -18,14 +18,14 @@ from typing import Callable
 
 import torch
 
-from rnn_tui.core import tasks
+from rnn_tui.core import memory, tasks
 from rnn_tui.core.config import ModelConfig, TrainConfig
 from rnn_tui.core.experiments import spectral_radius
+from rnn_tui.core.kinds import CLASSIFYING
 from rnn_tui.core.model import SequenceModel
 from rnn_tui.data.base import TaskData, baseline
 from rnn_tui.errors import UserError
 
-EVAL_BATCH = 512
 GRAD_NORM_MEMORY = 2000  # recent pre-clip gradient norms kept, one per step
 # Settings that can change while training: they take effect at the next step.
 LIVE_SETTINGS = ("lr", "clip", "optimizer", "momentum", "weight_decay", "batch_size", "steps", "eval_every",
@@ -72,6 +72,8 @@ class Trainer:
 
     def __post_init__(self):
         self.baseline = baseline(self.data)
+        self.shape = memory.Shape(self.data.kind, self.data.input_size, self.data.output_size,
+                                  self.data.tokens_in, self.data.seq_len)
         self.train_split = _to(self.data.train, self.device)
         self.val_split = _to(self.data.val, self.device)
         self.reset()
@@ -199,20 +201,28 @@ class Trainer:
 
     @torch.no_grad()
     def evaluate(self) -> dict:
-        """Validation loss and metrics now; closes the training-loss window."""
+        """Validation loss and metrics now; closes the training-loss window.
+
+        The split is scored a chunk at a time, a chunk small enough that its outputs (a
+        score per class at every step) stay within memory.EVAL_BYTES; only each
+        prediction's class is kept for the metrics."""
         self.model.eval()
         split, kind = self.val_split, self.data.kind
-        preds = []
-        for start in range(0, len(split), EVAL_BATCH):
-            part = split.batch(torch.arange(start, min(start + EVAL_BATCH, len(split)), device=self.device))
-            preds.append(self.model(part.x, part.dec_in))
-        pred = torch.cat(preds)
+        rows = memory.eval_rows(self.model_config, self.shape)
+        total, scored, guesses = 0.0, 0, []
+        for start in range(0, len(split), rows):
+            part = split.batch(torch.arange(start, min(start + rows, len(split)), device=self.device))
+            pred = self.model(part.x, part.dec_in)
+            loss, count = tasks.loss_sum(kind, pred, part.y)
+            total, scored = total + loss, scored + count
+            if kind in CLASSIFYING:
+                guesses.append(pred.argmax(-1).cpu())
         now = self.clock()
         seconds = max(now - self._window_start, 1e-9)
         row = {
             "step": self.step,
             "loss": self._window_loss / self._window_n if self._window_n else math.nan,
-            "val_loss": float(tasks.batch_loss(kind, pred, split.y)),
+            "val_loss": total / scored if scored else math.nan,
             "grad_norm": self.last_grad_norm,
             # The steps since the last evaluation: their mean and largest pre-clip norm.
             "grad_norm_mean": self._window_norm_sum / self._window_n if self._window_n else math.nan,
@@ -221,7 +231,8 @@ class Trainer:
             # W_hh's spectral radius (layer 1): how it moves as the network learns
             "spectral_radius": spectral_radius(self.model),
         }
-        row.update(tasks.metrics(kind, pred.cpu(), split.y.cpu(), self.data.output_size))
+        if guesses:
+            row.update(tasks.metrics(kind, torch.cat(guesses), split.y.cpu(), self.data.output_size))
         if math.isfinite(row["val_loss"]):
             self._good_weights, self._good_step = copy.deepcopy(self.model.state_dict()), self.step
         self._window_loss, self._window_n, self._window_start = 0.0, 0, self.clock()

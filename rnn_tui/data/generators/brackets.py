@@ -12,7 +12,16 @@ import numpy as np
 import torch
 
 from rnn_tui.data.base import Split, TaskData
-from rnn_tui.data.generators.common import check_sizes, float_in, int_in, read_fields, two_splits
+from rnn_tui.data.generators.common import (
+    FIXED_BYTES,
+    block_bytes,
+    check_sizes,
+    draw_rows,
+    float_in,
+    int_in,
+    read_fields,
+    two_splits,
+)
 
 TASK = "tag"
 OPEN, CLOSE, LETTERS = "(", ")", ["a", "b", "c"]
@@ -37,9 +46,10 @@ def check(params: dict) -> dict:
 def problems(rng: np.random.Generator, count: int, values: dict) -> Split:
     seq_len, top = values["seq_len"], values["max_depth"]
     # Ids: 0 "(", 1 ")", 2.. letters.
-    letter = rng.random((count, seq_len)) < values["letters"]
-    letter_id = rng.integers(2, 2 + len(LETTERS), size=(count, seq_len))
-    wants_open = rng.random((count, seq_len)) < 0.5
+    # Drawn a block at a time into one byte a step, not float64 and int64 all at once.
+    letter = draw_rows(lambda size: rng.random(size) < values["letters"], count, seq_len, bool)
+    letter_id = draw_rows(lambda size: rng.integers(2, 2 + len(LETTERS), size=size), count, seq_len, np.int8)
+    wants_open = draw_rows(lambda size: rng.random(size) < 0.5, count, seq_len, bool)
     x = np.empty((count, seq_len), dtype=np.int64)
     y = np.empty((count, seq_len), dtype=np.int64)
     depth = np.zeros(count, dtype=np.int64)
@@ -49,6 +59,14 @@ def problems(rng: np.random.Generator, count: int, values: dict) -> Split:
         depth = depth + np.where(letter[:, t], 0, np.where(opens, 1, -1))
         y[:, t] = depth
     return Split(torch.from_numpy(x), torch.from_numpy(y))
+
+
+def data_bytes(values: dict) -> int:
+    """x and y (int64), three bytes of draws a step, a block of float64 draws and the steps'
+    temporaries."""
+    count = values["train_size"] + values["val_size"]
+    block = block_bytes(values, values["seq_len"])
+    return FIXED_BYTES + count * (values["seq_len"] * (2 * 8 + 3) + 6 * 8) + 2 * block
 
 
 def build(params: dict, seed: int) -> TaskData:

@@ -9,6 +9,7 @@ File errors name their file themselves, since the file is what the person must f
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,12 @@ _TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "tru
 
 # Generated files larger than this are almost certainly not what a person meant.
 MAX_FILE_BYTES = 20 * 1024 * 1024
+# What any build takes beside its arrays, for data_bytes: the libraries' code paged in on
+# first use, allocator slack.
+FIXED_BYTES = 16 * 2**20
+# Random numbers drawn (or characters looked up) at a time when a whole array of them
+# in float64 or int64 would take more memory than the result.
+BLOCK = 2**20
 
 
 def read_fields(params: dict, defaults: dict) -> dict:
@@ -83,6 +90,31 @@ def two_splits(make, seed: int, values: dict) -> dict:
     return {"train": make(train_rng, values["train_size"], values), "val": make(val_rng, values["val_size"], values)}
 
 
+def block_bytes(values: dict, width: int, itemsize: int = 8) -> int:
+    """The bytes of one block of the larger split's rows of `width` items, for data_bytes."""
+    rows = max(values["train_size"], values["val_size"])
+    return itemsize * min(rows, max(1, BLOCK // width)) * width
+
+
+def blocks(count: int, width: int = 1) -> Iterator[slice]:
+    """Slices that cut `count` rows of `width` items into blocks of about BLOCK items."""
+    rows = max(1, BLOCK // width)
+    for start in range(0, count, rows):
+        yield slice(start, min(start + rows, count))
+
+
+def draw_rows(draw, count: int, width: int, dtype) -> np.ndarray:
+    """[count, width] of `draw(size)` stored as `dtype`, drawn a block of rows at a time.
+
+    The same numbers as one draw of the whole (a stream gives one number after another),
+    without the whole in float64 or int64 on the way.
+    """
+    out = np.empty((count, width), dtype=dtype)
+    for part in blocks(count, width):
+        out[part] = draw((part.stop - part.start, width))
+    return out
+
+
 def read_text_file(path: Path, what: str = "text") -> str:
     """The file's text, or a UserError naming it: missing, a folder, binary, not UTF-8, empty."""
     path = Path(path)
@@ -110,15 +142,28 @@ def read_text_file(path: Path, what: str = "text") -> str:
     return text
 
 
-def sliding_windows(
+def window_pairs(
     series: torch.Tensor, length: int, max_count: int, min_stride: int = 1
-) -> torch.Tensor:
-    """[count, length]: the windows of `length` along a 1-D series, every one of them
-    or, past `max_count`, evenly thinned by a wider stride.
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(x, y), each [count, length - 1]: the windows of `length` along a 1-D series, every one
+    of them or, past `max_count`, evenly thinned by a wider stride; x is each window but its
+    last value, y each window but its first.
 
-    Copied out of the series so a batch of windows owns its memory (the trainer may
-    move it to a device, where an overlapping view would balloon anyway).
+    Cut straight from the series, without the whole windows in between, and copied out so a
+    batch owns its memory (the trainer may move it to a device, where an overlapping view
+    would balloon anyway).
     """
     count = series.shape[0] - length + 1
     stride = max(min_stride, math.ceil(count / max_count))
-    return series.unfold(0, length, stride).contiguous()
+    x = series[:-1].unfold(0, length - 1, stride).contiguous()
+    y = series[1:].unfold(0, length - 1, stride).contiguous()
+    return x, y
+
+
+def file_size(path: str | Path) -> int:
+    """The bytes read_text_file would read: the file's size, or 0 when it refuses the file
+    before reading any (missing, not a file, too large)."""
+    if not_a_file(path):
+        return 0
+    size = Path(path).stat().st_size
+    return size if size <= MAX_FILE_BYTES else 0

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from rnn_tui.data.base import IGNORE_INDEX, Split, TaskData
-from rnn_tui.data.generators.common import check_sizes, int_in, read_fields, two_splits
+from rnn_tui.data.generators.common import FIXED_BYTES, check_sizes, int_in, read_fields, two_splits
 
 TASK = "tag"
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -51,6 +51,13 @@ def problems(rng: np.random.Generator, count: int, values: dict) -> Split:
     y = np.full_like(x, blank if values["score_blanks"] else IGNORE_INDEX)
     y[:, recall:] = symbols
     return Split(torch.from_numpy(x), torch.from_numpy(y))
+
+
+def data_bytes(values: dict) -> int:
+    """x and y (int64) and the symbols drawn."""
+    count = values["train_size"] + values["val_size"]
+    k = values["length"]
+    return FIXED_BYTES + count * 8 * (2 * (2 * k + values["delay"] + 1) + k)
 
 
 def build(params: dict, seed: int) -> TaskData:

@@ -8,9 +8,11 @@ about that future leaks into the inputs.
 
 from __future__ import annotations
 
+import array
 import csv
 import io
 import math
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -18,11 +20,13 @@ import torch
 
 from rnn_tui.data.base import Split, TaskData
 from rnn_tui.data.generators.common import (
+    FIXED_BYTES,
+    file_size,
     int_in,
     one_of,
     read_fields,
     read_text_file,
-    sliding_windows,
+    window_pairs,
 )
 from rnn_tui.errors import UserError
 
@@ -56,42 +60,69 @@ def _is_number(cell: str) -> bool:
     return True
 
 
-def _rows(path: Path) -> list[tuple[int, list[str]]]:
-    """(line number, cells) for each non-blank row, counting from 1; the first is the header."""
+def _rows(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """(line number, cells) for each non-blank row, counting from 1; the first is the header.
+
+    Read as they are needed, one row at a time: a list of every row of a large file takes
+    gigabytes.
+    """
     text = read_text_file(path, "CSV")
     try:  # commas, semicolons (European spreadsheets) or tabs
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:  # one column has no delimiter to find
         dialect = csv.excel
     reader = csv.reader(io.StringIO(text), dialect)
+    del text  # the StringIO holds its own copy
     try:
-        rows = [(reader.line_num, row) for row in reader if any(c.strip() for c in row)]
+        for row in reader:
+            if any(map(str.strip, row)):
+                yield reader.line_num, row
     except csv.Error as err:
         raise UserError(f"{path}: not readable as CSV (line {reader.line_num}: {err})") from None
-    return rows
+
+
+def _header_error(rows: Iterator, error: UserError) -> UserError:
+    """`error`, unless a later row is not readable as CSV: that is said first, as it always was."""
+    for _ in rows:
+        pass
+    return error
 
 
 def read_column(path: Path, column: str, fill_missing: str) -> tuple[np.ndarray, dict]:
     """The column's numbers in file order, with missing cells filled or dropped as asked."""
     rows = _rows(path)
-    if not rows:
+    first, header = next(rows, (None, None))
+    if header is None:
         raise UserError(f"{path}: no rows, only delimiters; expected a header line and numbers")
-    first, header = rows[0][0], [c.strip() for c in rows[0][1]]
+    header = [c.strip() for c in header]
     if all(_is_number(c) for c in header if c):
-        raise UserError(
+        raise _header_error(rows, UserError(
             f"{path}: no header row: line {first} holds numbers ({', '.join(header[:4])}); "
             "expected column names on the first line"
-        )
+        ))
     if column not in header:
         names = ", ".join(repr(h[:30]) for h in header[:20]) + (" ..." if len(header) > 20 else "")
-        raise UserError(f"{path}: no column {column!r}; the header (line {first}) has {names}")
+        raise _header_error(rows, UserError(
+            f"{path}: no column {column!r}; the header (line {first}) has {names}"
+        ))
     index = header.index(column)
 
-    numbers, missing, bad = [], [], []
-    for line, row in rows[1:]:
+    # 8 bytes a row; of the missing and bad cells only their count and the first few lines.
+    numbers = array.array("d")
+    missing, bad, missing_lines, bad_cells = 0, 0, [], []
+    for line, row in rows:
+        try:  # the common case first: a number (float() strips the spaces as str.strip does)
+            value = float(row[index])
+        except (ValueError, IndexError):
+            value = math.nan
+        if math.isfinite(value):
+            numbers.append(value)
+            continue
         cell = row[index].strip() if index < len(row) else ""
         if cell.lower() in MISSING_MARKERS:
-            missing.append(line)
+            missing += 1
+            if missing <= SHOWN:
+                missing_lines.append(line)
             numbers.append(math.nan)
             continue
         try:
@@ -99,32 +130,34 @@ def read_column(path: Path, column: str, fill_missing: str) -> tuple[np.ndarray,
         except ValueError:
             value = math.inf  # reported below with the other non-numbers
         if not math.isfinite(value):
-            bad.append(f"line {line}: {cell[:20]!r}{'...' if len(cell) > 20 else ''}")
+            bad += 1
+            if bad <= SHOWN:
+                bad_cells.append(f"line {line}: {cell[:20]!r}{'...' if len(cell) > 20 else ''}")
         numbers.append(value)
     if bad:
-        shown = ", ".join(bad[:SHOWN]) + (", ..." if len(bad) > SHOWN else "")
+        shown = ", ".join(bad_cells) + (", ..." if bad > SHOWN else "")
         raise UserError(
-            f"{path}: column {column!r} has {len(bad)} non-numeric value(s) ({shown}); "
+            f"{path}: column {column!r} has {bad} non-numeric value(s) ({shown}); "
             "expected numbers in every row"
         )
-    if len(missing) == len(numbers):
+    if missing == len(numbers):
         raise UserError(f"{path}: column {column!r} has no numbers; expected a numeric column")
-    series = np.array(numbers, dtype=np.float64)
+    series = np.frombuffer(numbers, dtype=np.float64)  # the array's own memory, not a copy
     if missing:
         if fill_missing == "error":
-            lines = ", ".join(map(str, missing[:SHOWN])) + (", ..." if len(missing) > SHOWN else "")
+            lines = ", ".join(map(str, missing_lines)) + (", ..." if missing > SHOWN else "")
             raise UserError(
-                f"{path}: column {column!r} has {len(missing)} missing value(s) (line {lines}); "
+                f"{path}: column {column!r} has {missing} missing value(s) (line {lines}); "
                 "expected a number in every row, or --fill-missing interpolate or drop"
             )
         present = ~np.isnan(series)
         if fill_missing == "drop":
             series = series[present]
         else:  # a straight line between neighbours; np.interp holds the ends at the nearest value
-            steps = np.arange(len(series))
+            steps = np.arange(len(series), dtype=np.float64)
             series = np.interp(steps, steps[present], series[present])
-    filled = len(missing) if fill_missing == "interpolate" else 0
-    return series, {"filled": filled, "dropped": len(missing) - filled}
+    filled = missing if fill_missing == "interpolate" else 0
+    return series, {"filled": filled, "dropped": missing - filled}
 
 
 def split_point(rows: int) -> int:
@@ -166,6 +199,31 @@ def _standardised(path: Path, column: str, series: np.ndarray, mean: float, std:
     return torch.from_numpy(scaled)
 
 
+def _line_count(path: Path) -> int:
+    with open(path, "rb") as fh:
+        return 1 + sum(block.count(b"\n") for block in iter(lambda: fh.read(2**20), b""))
+
+
+def data_bytes(values: dict) -> int:
+    """At most the largest of: the bytes read and the text; the text, its copy being parsed and
+    the numbers (up to 4 bytes a character each; 8 a row, twice that while the array grows);
+    the numbers with the missing ones filled or dropped, then the float32 series and windows."""
+    size = file_size(values["file"])
+    try:
+        rows = _line_count(Path(values["file"])) if size else 0  # every row is a line, at most
+    except OSError:  # build says why
+        rows = 0
+    if not rows:
+        return 0
+    text = 4 * size
+    reading = max(size + text, 2 * text + 16 * rows)
+    filling = {"error": 0, "drop": 9 * rows, "interpolate": 33 * rows}[values["fill_missing"]]
+    seq_len, cut = values["seq_len"], split_point(rows)
+    windows = min(MAX_TRAIN_WINDOWS, cut) + min(MAX_VAL_WINDOWS, rows - cut)
+    after = 8 * rows + max(filling, 12 * rows, 4 * rows + 2 * 4 * seq_len * windows)
+    return FIXED_BYTES + max(reading, after)
+
+
 def build(params: dict, seed: int) -> TaskData:
     # A file's rows are what they are; `seed` has nothing to draw.
     values = check(params)
@@ -182,12 +240,12 @@ def build(params: dict, seed: int) -> TaskData:
             "expected values that change over time"
         )
     scaled = _standardised(path, column, series, mean, std)
-    train = sliding_windows(scaled[:cut], seq_len + 1, MAX_TRAIN_WINDOWS)
-    val = sliding_windows(scaled[cut:], seq_len + 1, MAX_VAL_WINDOWS)
+    train_x, train_y = window_pairs(scaled[:cut], seq_len + 1, MAX_TRAIN_WINDOWS)
+    val_x, val_y = window_pairs(scaled[cut:], seq_len + 1, MAX_VAL_WINDOWS)
     return TaskData(
         kind=TASK,
-        train=Split(train[:, :-1].unsqueeze(-1).contiguous(), train[:, 1:].contiguous()),
-        val=Split(val[:, :-1].unsqueeze(-1).contiguous(), val[:, 1:].contiguous()),
+        train=Split(train_x.unsqueeze(-1), train_y),
+        val=Split(val_x.unsqueeze(-1), val_y),
         input_size=1,
         output_size=1,
         info={"source": path.name, "column": column, "mean": mean, "std": std, "rows": rows,

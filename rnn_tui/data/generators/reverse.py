@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from rnn_tui.data.base import Split, TaskData
-from rnn_tui.data.generators.common import check_sizes, int_in, read_fields, two_splits
+from rnn_tui.data.generators.common import FIXED_BYTES, check_sizes, int_in, read_fields, two_splits
 
 TASK = "seq2seq"
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -34,6 +34,12 @@ def problems(rng: np.random.Generator, count: int, values: dict) -> Split:
     y = x.flip(1)
     dec_in = torch.cat([torch.full((count, 1), start, dtype=torch.long), y[:, :-1]], dim=1)
     return Split(x, y.contiguous(), dec_in)
+
+
+def data_bytes(values: dict) -> int:
+    """x, y and the decoder's input (int64)."""
+    count = values["train_size"] + values["val_size"]
+    return FIXED_BYTES + count * 8 * (3 * values["seq_len"] + 1)
 
 
 def build(params: dict, seed: int) -> TaskData:

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from rnn_tui.data.base import Split, TaskData
-from rnn_tui.data.generators.common import float_in, int_in, read_fields, split_rngs
+from rnn_tui.data.generators.common import FIXED_BYTES, float_in, int_in, read_fields, split_rngs
 from rnn_tui.errors import UserError
 
 TASK = "classify"
@@ -130,29 +130,32 @@ class _Writer:
         return form(polarity, negated)
 
 
-def sentences(rng: np.random.Generator, count: int, but: float) -> tuple[list, list[int]]:
-    """`count` sentences, half of each label (one more negative when `count` is odd), shuffled."""
-    labels = rng.permutation(np.arange(count) % 2).tolist()
+def sentences(rng: np.random.Generator, count: int, values: dict, vocab: list[str]) -> Split:
+    """`count` sentences, half of each label (one more negative when `count` is odd), shuffled,
+    encoded as they are written."""
+    labels = rng.permutation(np.arange(count) % 2)
     writer = _Writer(rng)
-    return [writer.sentence(label, but) for label in labels], labels
-
-
-def encode(texts: list[list[str]], labels: list[int], vocab: list[str], seq_len: int) -> Split:
     index = {w: i for i, w in enumerate(vocab)}
+    seq_len = values["seq_len"]
     # Left padding puts every sentence's last word on the last step, which the head reads.
-    x = torch.zeros(len(texts), seq_len, dtype=torch.long)
-    for row, words in enumerate(texts):
-        x[row, seq_len - len(words):] = torch.tensor([index[w] for w in words])
-    return Split(x, torch.tensor(labels, dtype=torch.long))
+    x = np.zeros((count, seq_len), dtype=np.int64)
+    for row, label in enumerate(labels.tolist()):
+        words = writer.sentence(label, values["but"])
+        x[row, seq_len - len(words):] = [index[w] for w in words]
+    return Split(torch.from_numpy(x), torch.from_numpy(labels.astype(np.int64, copy=False)))
+
+
+def data_bytes(values: dict) -> int:
+    """x (int64), the labels and the shuffle's copies of them."""
+    count = values["train_size"] + values["val_size"]
+    return FIXED_BYTES + count * 8 * (values["seq_len"] + 4)
 
 
 def build(params: dict, seed: int) -> TaskData:
     values = check(params)
     vocab = vocabulary()
-    splits = []
-    for rng, count in zip(split_rngs(seed), (values["train_size"], values["val_size"])):
-        words, labels = sentences(rng, count, values["but"])
-        splits.append(encode(words, labels, vocab, values["seq_len"]))
+    splits = [sentences(rng, count, values, vocab)
+              for rng, count in zip(split_rngs(seed), (values["train_size"], values["val_size"]))]
     return TaskData(
         kind=TASK,
         train=splits[0],

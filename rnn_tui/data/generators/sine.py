@@ -11,7 +11,16 @@ import numpy as np
 import torch
 
 from rnn_tui.data.base import Split, TaskData
-from rnn_tui.data.generators.common import check_sizes, float_in, int_in, read_fields, two_splits
+from rnn_tui.data.generators.common import (
+    FIXED_BYTES,
+    block_bytes,
+    blocks,
+    check_sizes,
+    float_in,
+    int_in,
+    read_fields,
+    two_splits,
+)
 from rnn_tui.errors import UserError
 
 TASK = "forecast"
@@ -46,10 +55,24 @@ def waves(rng: np.random.Generator, count: int, values: dict) -> Split:
     phase = rng.uniform(0.0, 2 * np.pi, size=(count, 1))
     amplitude = rng.uniform(0.5, 1.5, size=(count, 1))
     t = np.arange(steps)[None, :]
-    series = amplitude * np.sin(2 * np.pi * t / period + phase)
-    series += rng.normal(0.0, values["noise"], size=series.shape)
-    series = torch.from_numpy(series.astype(np.float32))
-    return Split(series[:, :-1].unsqueeze(-1).contiguous(), series[:, 1:].contiguous())
+    x = np.empty((count, steps - 1, 1), dtype=np.float32)
+    y = np.empty((count, steps - 1), dtype=np.float32)
+    # A block of waves at a time in float64, then float32: the noise is drawn last, row
+    # after row, so the numbers are those of the whole drawn at once.
+    for part in blocks(count, steps):
+        series = amplitude[part] * np.sin(2 * np.pi * t / period[part] + phase[part])
+        series += rng.normal(0.0, values["noise"], size=series.shape)
+        series = series.astype(np.float32)
+        x[part, :, 0] = series[:, :-1]
+        y[part] = series[:, 1:]
+    return Split(torch.from_numpy(x), torch.from_numpy(y))
+
+
+def data_bytes(values: dict) -> int:
+    """x and y (float32), each wave's period, phase and amplitude, a block of waves being made."""
+    count = values["train_size"] + values["val_size"]
+    block = block_bytes(values, values["seq_len"] + 1)
+    return FIXED_BYTES + count * (values["seq_len"] * 2 * 4 + 3 * 8) + 4 * block
 
 
 def build(params: dict, seed: int) -> TaskData:
