@@ -44,6 +44,7 @@ def held_to_promise(argv: list[str], tmp: Path, written: Path):
 SCALARS = st.one_of(
     st.integers(-3, 50),
     st.sampled_from([0, -1, 2**31, 2**63 - 1, -(2**63)]),
+    st.sampled_from([1000, 4096, 65536, 100_000, 200_000]),  # the largest sizes allowed: refused past 1G
     st.floats(allow_nan=True, allow_infinity=True),
     st.booleans(),
     st.text(max_size=12),
@@ -70,7 +71,8 @@ SMALL = {  # generator -> (task, [data] fields small enough to train in millisec
 KEYS = {  # table -> keys a mutation picks from (the known ones and a stranger)
     None: ["name", "title", "description", "task", "data", "model", "train", "solved", "sample", "extra"],
     "data": ["generator", "seq_len", "train_size", "val_size", "file", "symbols", "length", "delay", "column",
-             "max_depth", "letters", "but", "noise", "min_period", "max_period", "val_fraction", "extra"],
+             "max_depth", "letters", "but", "noise", "min_period", "max_period", "val_fraction", "max_vocab",
+             "extra"],
     "model": ["arch", "hidden", "layers", "bidirectional", "nonlinearity", "embed", "dropout",
               "spectral_radius", "input_scale", "extra"],
     "train": ["steps", "lr", "batch_size", "clip", "optimizer", "momentum", "weight_decay", "eval_every",
@@ -142,7 +144,8 @@ def test_scenario_files(text):
         except UnicodeEncodeError:  # a lone surrogate: write its bytes as they come
             (tmp / "s.toml").write_bytes(text.encode("utf-8", "surrogatepass"))
         out = tmp / "out.pt"
-        held_to_promise(["train", "--scenario", str(tmp / "s.toml"), *TINY, "--save", str(out)], tmp, out)
+        held_to_promise(["train", "--scenario", str(tmp / "s.toml"), *TINY, "--memory-limit", "1G",
+                         "--save", str(out)], tmp, out)
 
 
 # ------------------------------------------------------------------ CSV and text files
