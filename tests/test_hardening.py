@@ -339,3 +339,28 @@ def test_the_apps_trainer_names_a_scenarios_bad_seed(tmp_path):
     CASES["scenario seed = -1"](tmp_path, {})
     line = fatal(["--scenario", str(tmp_path / "seeded.toml")])
     assert "seeded.toml" in line and "seed must be an integer from 0 to 4294967295" in line
+
+
+def test_a_state_that_overflows_is_refused_not_written_as_nan(tmp_path):
+    """A relu core whose W_hh grows the state step after step: inf by step 37 of 60."""
+    torch.manual_seed(0)
+    rnn = torch.nn.RNN(3, 8, nonlinearity="relu")
+    with torch.no_grad():
+        rnn.weight_hh_l0.mul_(30)
+    torch.save(rnn.state_dict(), tmp_path / "w.pt")
+    np.save(tmp_path / "x.npy", np.ones((60, 3)))
+    out = tmp_path / "t.npz"
+    line = refused(call(["trace", "--weights", str(tmp_path / "w.pt"), "--input", str(tmp_path / "x.npy"),
+                         "--nonlinearity", "relu", "--out", str(out)]),
+                   "w.pt", "x.npy", "overflows float32 at step 37 of 60", "expected", written=out)
+    assert "nan" not in line.lower()
+
+
+def test_a_huge_but_finite_loss_is_traced_in_float64(tmp_path):
+    rnn = torch.nn.RNN(3, 8, nonlinearity="relu")
+    torch.save(rnn.state_dict(), tmp_path / "w.pt")
+    np.save(tmp_path / "x.npy", np.full((6, 3), 1e30))  # h ~1e30: its square passes float32's range
+    result = call(["trace", "--weights", str(tmp_path / "w.pt"), "--input", str(tmp_path / "x.npy"),
+                   "--nonlinearity", "relu", "--out", str(tmp_path / "t.npz")])
+    check_kept(result)
+    assert result.code == 0 and "L = " in result.out and "inf" not in result.out

@@ -384,7 +384,7 @@ def trace_core(core: nn.RNNBase, inputs: torch.Tensor, arch: str | None = None) 
     grad_h, d_x, _, _ = _backward_stack(stack, np.zeros_like(stack.out), dh_n=dh_n)
     h, c, gates = _states(stack, arch)
     steps = inputs.shape[0]
-    total = 0.5 * float((final[rows] ** 2).sum())
+    total = 0.5 * float((final[rows].astype(np.float64) ** 2).sum())  # float32 squares overflow past 1.8e19
     loss = np.full(steps, np.nan)
     loss[-1] = total
     grad_norms = _norms(grad_h)
