@@ -389,7 +389,7 @@ def _text_sample(text: str, data, model):
 def _trace_weights(args) -> int:
     import numpy as np
 
-    from rnn_tui.core.trace import trace_core
+    from rnn_tui.core.trace import check_finite, trace_core
     from rnn_tui.core.weights import core_from_state_dict, load_input
 
     if not (args.weights and args.input):
@@ -400,24 +400,12 @@ def _trace_weights(args) -> int:
     inputs = load_input(args.input, core)
     with np.errstate(all="ignore"):  # an overflow is said below, in one line
         tr = trace_core(core, inputs)
-    _check_finite(tr, f"--weights {args.weights} on --input {args.input}", float(inputs.abs().max()))
+    check_finite(tr, f"--weights {args.weights} on --input {args.input}")
     tr.meta = {"nonlinearity": args.nonlinearity or "tanh", "weights": str(args.weights)}
     _save_trace(tr, args.out)
     print(f"wrote {args.out}: {tr.steps} steps, {tr.arch} {tr.layers}x{core.hidden_size}"
           f"{' bidirectional' if core.bidirectional else ''}, L = {tr.total_loss:.4g}")
     return 0
-
-
-def _check_finite(tr, option: str, largest: float) -> None:
-    """Refuse a trace in which the network overflowed (a relu core whose state grows step
-    after step, say): its NaN and inf are no picture of what the weights do."""
-    import numpy as np
-
-    bad = ~np.isfinite(np.asarray(tr.h, dtype=np.float64)).all(axis=(1, 2))
-    if bad.any() or not np.isfinite(tr.total_loss) or not np.isfinite(tr.grad_h).all():
-        where = f"at step {int(np.argmax(bad)) + 1} of {tr.steps}" if bad.any() else "in its gradient"
-        raise UserError(f"{option}: the hidden state overflows {tr.h.dtype} {where} (inputs up to {largest:.3g}); "
-                        "expected weights and inputs under which it stays finite")
 
 
 def _check_target(option: str, path: str, make_folders: bool = False) -> None:

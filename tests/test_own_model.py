@@ -185,3 +185,24 @@ async def test_a_saved_trace_says_experiments_need_weights(capsys):
         await pilot.press("x")
         await settle(app, pilot, until=lambda a: "spectrum" in a.view.results)
         assert "holds no weights" in app.view.results["spectrum"]["main"].error
+
+
+def test_weights_whose_state_overflows_say_so_in_one_line(tmp_path):
+    """The app's tracer holds the `trace --weights` rule: no picture of NaN, one line instead."""
+    torch.manual_seed(0)
+    rnn = torch.nn.RNN(3, 8, nonlinearity="relu")
+    with torch.no_grad():
+        rnn.weight_hh_l0.mul_(30)
+    torch.save(rnn.state_dict(), tmp_path / "w.pt")
+    np.save(tmp_path / "x.npy", np.ones((60, 3)))
+    client = TraceClient(weights=str(tmp_path / "w.pt"), inputs=str(tmp_path / "x.npy"), nonlinearity="relu")
+    client.start()
+    try:
+        events, deadline = [], time.monotonic() + 30
+        while time.monotonic() < deadline and not any(type(e).__name__ == "TrainerError" for e in events):
+            events += client.poll()
+            time.sleep(0.05)
+    finally:
+        client.close()
+    errors = [e.reason for e in events if type(e).__name__ == "TrainerError"]
+    assert errors and "overflows float32 at step 37 of 60" in errors[0] and "\n" not in errors[0]

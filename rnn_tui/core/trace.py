@@ -28,6 +28,7 @@ backward direction's state at time t is the one after it has read x_t.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,6 +39,7 @@ from rnn_tui.core import tasks
 from rnn_tui.core.kinds import CLASSIFYING, MANY_TO_ONE
 from rnn_tui.core.model import SequenceModel
 from rnn_tui.core.trace_file import Trace
+from rnn_tui.errors import UserError
 
 
 def _sigmoid(a: np.ndarray) -> np.ndarray:
@@ -507,3 +509,14 @@ def _last_step_gradients(step_terms: torch.Tensor, out: torch.Tensor, backward, 
             passes[step] = backward(d_top.numpy())[0]
         grads[:, d::directions] = passes[step][:, d::directions]
     return grads
+
+
+def check_finite(tr: Trace, what: str) -> None:
+    """A UserError when the network overflowed (a relu core whose state grows step after
+    step, say): a trace of NaN and inf is no picture of what the weights do."""
+    bad = ~np.isfinite(np.asarray(tr.h, dtype=np.float64)).all(axis=tuple(range(1, tr.h.ndim)))
+    if bad.any() or not np.isfinite(tr.total_loss) or not np.isfinite(tr.grad_h).all():
+        where = f"at step {int(np.argmax(bad)) + 1} of {tr.steps}" if bad.any() else "in its gradient"
+        largest = float(np.abs(tr.inputs).max()) if tr.inputs is not None and tr.inputs.size else math.nan
+        raise UserError(f"{what}: the hidden state overflows {tr.h.dtype} {where} (inputs up to {largest:.3g}); "
+                        "expected weights and inputs under which it stays finite")

@@ -35,9 +35,10 @@ def _trace_weights_loop(weights: str, inputs: str | None, text: str | None, voca
                         nonlinearity: str, requests, replies) -> None:
     """The child process: load the core and the inputs once, then trace each sample asked for."""
     try:
-        from rnn_tui.core.trace import trace_core
+        from rnn_tui.core.trace import check_finite, trace_core
         from rnn_tui.core.weights import core_from_state_dict, load_inputs, one_hot_text
 
+        import numpy as np
         import torch
 
         torch.set_num_threads(1)
@@ -65,11 +66,15 @@ def _trace_weights_loop(weights: str, inputs: str | None, text: str | None, voca
             replies.send(_experiment(core, samples, *sample[1:]))
             continue
         try:
-            trace = trace_core(core, samples[sample])
+            with np.errstate(all="ignore"):  # an overflow is said in one line instead
+                trace = trace_core(core, samples[sample])
+            check_finite(trace, f"sample {sample + 1}")
             if tokens is not None:  # drawn as the characters typed
                 trace.tokens, trace.vocab = tokens, list(vocab)
             trace.meta = {"nonlinearity": nonlinearity, "weights": str(weights), "sample": sample, "joiner": ""}
             replies.send(("trace", sample, trace))
+        except UserError as err:
+            replies.send(("error", str(err)))
         except Exception as err:
             replies.send(("error", f"sample {sample + 1}: cannot be traced ({type(err).__name__}: {err})"))
     with contextlib.suppress(Exception):
