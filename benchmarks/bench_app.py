@@ -11,7 +11,8 @@ key latency   with the real trainer running, Right is sent through a tmux contro
               trains, as the reference for what any app pays here
 resize        training paused, the window is switched between 120x40 and 200x60;
               the time from the resize to the last byte of the app's redraw of the
-              200x60 screen
+              200x60 screen; and the same for the one-label app (Textual lays out
+              and sends the whole screen more than once after a resize, whatever the app)
 heatmap       a full redraw (every visible line, cache cleared) of 256 units x
               2000 steps in a 200x60 terminal
 memory        proportional set size (PSS) of the app and its trainer process together
@@ -164,9 +165,9 @@ Counter().run()
 """
 
 
-def reference_latencies(keys: int, pace: float) -> np.ndarray:
-    """The same measurement on a one-label Textual app: what tmux, Textual and this
-    machine cost before rnn-tui does anything."""
+def reference_latencies(keys: int, pace: float, resizes: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The same measurements (keys, then resizes) on a one-label Textual app: what tmux,
+    Textual and this machine cost before rnn-tui does anything."""
     session = "bench-reference"
     script = os.path.join(tempfile.mkdtemp(prefix="rnn-tui-ref-"), "counter.py")
     with open(script, "w") as fh:
@@ -174,7 +175,9 @@ def reference_latencies(keys: int, pace: float) -> np.ndarray:
     tmux("new-session", "-d", "-s", session, "-x", "120", "-y", "40", f"{sys.executable} {script}")
     try:
         wait_for(session, r"step 1/64")
-        return np.array(key_latencies(session, keys, pace)) * 1e3
+        lags = np.array(key_latencies(session, keys, pace)) * 1e3
+        redraws = np.array(timed_resizes(session, resizes)) * 1e3 if resizes else np.zeros(0)
+        return lags, redraws
     finally:
         tmux("kill-session", "-t", session)
 
@@ -184,6 +187,14 @@ def resize_redraws(session: str, times: int) -> list[float]:
     paused so that the redraw is all it writes."""
     tmux("send-keys", "-t", session, "t")
     wait_for(session, r"paused")
+    try:
+        return timed_resizes(session, times)
+    finally:
+        tmux("send-keys", "-t", session, "t")
+
+
+def timed_resizes(session: str, times: int) -> list[float]:
+    """Seconds from each resize 120x40 -> 200x60 to the last byte the app writes for it."""
     client = ControlClient(session)
     try:
         client.quiet_after(f"resize-window -t {session} -x 120 -y 40", quiet=1.0)
@@ -194,7 +205,6 @@ def resize_redraws(session: str, times: int) -> list[float]:
         return redraws
     finally:
         client.close()
-        tmux("send-keys", "-t", session, "t")
 
 
 def memory_mb(pid: int) -> tuple[float, float]:
@@ -287,7 +297,7 @@ def main() -> None:
         paced = {pace: np.array(key_latencies(session, n, pace)) * 1e3 for pace, n in paces.items()}
         rate = wait_for(session, r"([\d,]+) seq/s").group(1)
         if size == (120, 40):
-            reference = reference_latencies(args.keys, 0.1)
+            reference, reference_resizes = reference_latencies(args.keys, 0.1, args.resizes)
             pid = int(tmux("display-message", "-p", "-t", session, "#{pane_pid}").strip())
             pss, rss = memory_mb(pid)
         if size == (200, 60) and args.resizes:
@@ -305,6 +315,8 @@ def main() -> None:
     if args.resizes:
         print(f"resize 120x40 -> 200x60 (training paused), until the redraw is written: "
               f"median {np.median(redraws):.1f} ms, p95 {np.percentile(redraws, 95):.1f} ms over {len(redraws)}")
+        print(f"reference, the one-label app resized the same way (training still running): "
+              f"median {np.median(reference_resizes):.1f} ms, p95 {np.percentile(reference_resizes, 95):.1f} ms")
 
     redraw = np.array(heatmap_redraw()) * 1e3
     print(f"heatmap full redraw 256 units x 2000 steps, 200x60: median {np.median(redraw):.1f} ms, "

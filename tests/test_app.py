@@ -455,3 +455,54 @@ async def test_every_panel_is_one_key_away_at_80x24_and_120x40():
             await pilot.pause()
             assert screen.zoom == "" and screen.query_one("#heatmap-box").region.height > 0
         app = make_app("--scenario", "text", "--hidden", "8")
+
+
+async def test_a_step_repaints_the_lines_it_changed(monkeypatch):
+    """A step repaints the heatmap legend's line of its box's border, not the box (Textual
+    repaints a whole widget when its border text is set, and every line of the heatmap
+    with it), and a panel line that did not change keeps its strip."""
+    from textual.widget import Widget
+
+    app = make_app("--scenario", "text", "--hidden", "12")
+    async with app.run_test(size=(200, 60)) as pilot:
+        await settle(app, pilot)
+        screen = main(app)
+        box, unrolled = screen.query_one("#heatmap-box"), screen.query_one("#unrolled")
+        kept = list(unrolled._strips)
+        repaints = []
+        original = Widget.refresh
+
+        def spy(self, *regions, **kwargs):
+            if self is box:
+                repaints.append(regions)
+            return original(self, *regions, **kwargs)
+
+        monkeypatch.setattr(Widget, "refresh", spy)
+        await pilot.press("right")
+        await pilot.pause()
+        assert "step 2:" in str(box.border_subtitle)  # the legend reads the new step
+        # one line of its border each time (the upper one too when a new trace retitles it), in content lines
+        top, bottom = -box.content_offset.y, box.outer_size.height - 1 - box.content_offset.y
+        assert all(len(r) == 1 and r[0].height == 1 and r[0].y in (top, bottom) for r in repaints), repaints
+        assert any(r[0].y == bottom for r in repaints), repaints
+        # the diagram's caption under it did not change: the same strip, not built again
+        assert unrolled._strips[-1] is kept[-1]
+
+
+async def test_a_resize_restyles_only_the_boxes_it_changes(monkeypatch):
+    """Crossing 45 rows hides or shows the diagram; its size class sits on its box, so a
+    resize restyles that box, never the whole screen (a class on the Screen restyled all
+    ~40 widgets: most of a resize's own work)."""
+    app = make_app("--scenario", "text", "--hidden", "12")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        screen = main(app)
+        restyled = []
+        original = app.update_styles
+        monkeypatch.setattr(app, "update_styles",
+                            lambda node=None, **kwargs: (restyled.append(node), original(node, **kwargs))[1])
+        for size in ((200, 60), (120, 40), (100, 30), (120, 40)):
+            await pilot.resize_terminal(*size)
+            await pilot.pause()
+            assert screen.query_one("#unrolled-box").display == (size[1] >= 45 and size[0] >= 120), size
+        assert restyled and screen not in restyled, restyled

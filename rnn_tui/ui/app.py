@@ -67,7 +67,12 @@ class RnnTuiApp(App):
             except (NotImplementedError, RuntimeError, ValueError):  # not the main thread (tests)
                 pass
         # Textual's and this app's own objects live as long as the app: moving them out
-        # of the collector's reach keeps its full passes from stalling a frame.
+        # of the collector's reach keeps its full passes from stalling a frame. After the
+        # first frame: a full pass takes ~10 ms the first frame need not wait for.
+        self.call_after_refresh(self._freeze_objects)
+
+    @staticmethod
+    def _freeze_objects() -> None:
         gc.collect()
         gc.freeze()
 

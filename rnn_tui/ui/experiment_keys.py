@@ -8,10 +8,9 @@ trace, step, track and unit these read and set, and the bindings that call them.
 
 from __future__ import annotations
 
-from rnn_tui.core.rules import BUILTIN as BUILTIN_RULES
-from rnn_tui.ui.ask_screen import AskScreen
-from rnn_tui.ui.experiment_screen import ExperimentScreen
 from rnn_tui.ui.widgets.gradients import decay
+
+# The screens these open are imported when first opened, not before the first frame.
 
 # What `i` asks for, per task kind: (what to type, an example).
 INPUT_HELP = {
@@ -32,6 +31,8 @@ class ExperimentKeys:
     """The actions behind i, w, x and u (MainScreen binds the keys)."""
 
     def action_type_input(self) -> None:
+        from rnn_tui.ui.ask_screen import AskScreen
+
         run = self.view.run
         if run is None or run.inspect_only:
             self.notify("typed input needs a model the trainer holds" if run else "the model is still loading",
@@ -51,6 +52,8 @@ class ExperimentKeys:
         self.app.push_screen(AskScreen("Your own input", about, current), typed)
 
     def action_what_if(self) -> None:
+        from rnn_tui.ui.ask_screen import AskScreen
+
         if self.trace is None or self.view.run is None:
             self.notify("what if needs a trace on screen", severity="warning")
             return
@@ -87,6 +90,9 @@ class ExperimentKeys:
         self._experiment("spectrum", "the eigenvalues and singular values of W_hh")
 
     def action_find_unit(self) -> None:
+        from rnn_tui.core.rules import BUILTIN as BUILTIN_RULES
+        from rnn_tui.ui.ask_screen import AskScreen
+
         run = self.view.run
         if run is None:
             self.notify("the model is still loading", severity="warning")
@@ -103,6 +109,8 @@ class ExperimentKeys:
         self.app.push_screen(AskScreen("Find the unit that does X", about, suggested), chosen)
 
     def _experiment(self, name: str, asking: str, **params) -> None:
+        from rnn_tui.ui.experiment_screen import ExperimentScreen
+
         view = self.view
         view.ask(name, **params)
         fit = decay(self.trace, self.track) if self.trace is not None else None
@@ -121,6 +129,8 @@ class ExperimentKeys:
 
     def show_experiment(self, name: str) -> None:
         """An answer arrived: onto the experiment screen that asked for it."""
+        from rnn_tui.ui.experiment_screen import ExperimentScreen
+
         top = self.app.screen
         if isinstance(top, ExperimentScreen) and top.experiment == name:
             top.show(self.view.results.get(name, {}))

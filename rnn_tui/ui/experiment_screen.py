@@ -13,10 +13,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Footer, OptionList, Static
+from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from rnn_tui.ui.widgets.experiment_view import horizon_lines, spectrum_lines
+from rnn_tui.ui.widgets.footer import Footer
 
 TITLES = {"horizon": "What if · memory horizon", "spectrum": "The recurrent matrix's spectrum",
           "units": "Find the unit that does X"}

@@ -6,7 +6,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Markdown
 
 EXTRA_KEYS = [("ctrl+p", "command palette: every action, lr, clipping, optimizer, hidden size, temperature, theme")]
 
@@ -144,5 +143,7 @@ class HelpScreen(ModalScreen):
         self.key_bindings = bindings
 
     def compose(self) -> ComposeResult:
+        from textual.widgets import Markdown  # markdown-it and friends: imported when help opens, not at start
+
         with VerticalScroll():
             yield Markdown(HELP.replace("{keys}", key_table(self.key_bindings)))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -17,23 +18,27 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.reactive import var
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from rnn_tui.core.trace_file import Trace
 from rnn_tui.training import protocol as p
-from rnn_tui.ui.help import HelpScreen
-from rnn_tui.training.runs_index import RunRecord, read_rows
 from rnn_tui.ui.experiment_keys import ExperimentKeys
-from rnn_tui.ui.pickers import ScenarioPicker
-from rnn_tui.ui.runs_screen import RunsChoice, RunsScreen
 from rnn_tui.ui.view_state import ViewState
+from rnn_tui.ui.widgets.box import BorderBox, BorderText
+from rnn_tui.ui.widgets.footer import Footer
 from rnn_tui.ui.widgets.gates import Gates
 from rnn_tui.ui.widgets.gradients import Gradients
 from rnn_tui.ui.widgets.heatmap import Heatmap
-from rnn_tui.ui.widgets.lesson import toggle_lesson
 from rnn_tui.ui.widgets.sequence import Sequence
 from rnn_tui.ui.widgets.training import TrainingPanel
 from rnn_tui.ui.widgets.unrolled import Unrolled
+
+if TYPE_CHECKING:
+    from rnn_tui.training.runs_index import RunRecord
+    from rnn_tui.ui.runs_screen import RunsChoice
+
+# The help, the pickers, the runs list and the lesson panel are imported when first
+# opened: the first frame does not wait for them (Markdown alone is ~30 ms).
 
 MIN_WIDTH, MIN_HEIGHT = 80, 24
 FULL_WIDTH, FULL_HEIGHT = 120, 36  # below this the generation panel and the loss chart give way
@@ -49,7 +54,7 @@ ZOOM_NAMES = {"unrolled": "the unrolled diagram", "gates": "every gate", "heatma
               "grad": "the gradient", "training": "training and the loss chart", "generation": "generated text"}
 
 
-class GatesScroll(VerticalScroll, can_focus=False):
+class GatesScroll(BorderText, VerticalScroll, can_focus=False):
     """Scrolls the gates panel by mouse wheel only: the keys step through time.
 
     A focusable scroll container would be focused at start-up and swallow Home/End.
@@ -121,9 +126,11 @@ class MainScreen(ExperimentKeys, Screen):
         self.status: Static | None = None  # the headline; it and the panels below are set at mount
         self.training: TrainingPanel | None = None
         self.generation: Static | None = None
-        self.heatmap_box: Vertical | None = None
+        self.heatmap_box: BorderBox | None = None
         self.too_small: Static | None = None
         self.bottom: Horizontal | None = None
+        self.unrolled_box: Vertical | None = None
+        self.sized: list = []  # the boxes the -compact class sits on
 
     # ------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -136,7 +143,7 @@ class MainScreen(ExperimentKeys, Screen):
             with Vertical(id="left"):
                 with Vertical(id="unrolled-box"):
                     yield Unrolled(id="unrolled").data_bind(*bound)
-                with Vertical(id="heatmap-box"):
+                with BorderBox(id="heatmap-box"):
                     yield Heatmap(id="heatmap").data_bind(*bound)
             with Vertical(id="right"):
                 with GatesScroll(id="gates-box"):
@@ -155,9 +162,11 @@ class MainScreen(ExperimentKeys, Screen):
         self.status = self.query_one("#status", Static)
         self.training = self.query_one(TrainingPanel)
         self.generation = self.query_one("#generation", Static)
-        self.heatmap_box = self.query_one("#heatmap-box")
+        self.heatmap_box = self.query_one("#heatmap-box", BorderBox)
         self.too_small = self.query_one("#too-small", Static)
-        self.bottom = self.query_one("#bottom")
+        self.bottom = self.query_one("#bottom", Horizontal)
+        self.unrolled_box = self.query_one("#unrolled-box", Vertical)
+        self.sized = [self.query_one("#sequence-box"), self.query_one("#middle"), self.bottom]
         self._fit(self.size.width, self.size.height)
         if getattr(self.app, "lesson", None) is not None:  # rnn-tui --lesson N: shown from the start
             self.action_lesson()
@@ -170,9 +179,13 @@ class MainScreen(ExperimentKeys, Screen):
             return
         small = width < MIN_WIDTH or height < MIN_HEIGHT
         self.set_class(small, "-too-small")
-        self.set_class(not small and (width < FULL_WIDTH or height < FULL_HEIGHT), "-compact")
+        # The size classes sit on the boxes they change (see app.tcss): a class on the
+        # Screen restyles every widget, which was most of a resize's own work.
+        compact = not small and (width < FULL_WIDTH or height < FULL_HEIGHT)
+        for box in self.sized:
+            box.set_class(compact, "-compact")
         self.bottom.set_class(width >= 160 and height >= 45, "-roomy")
-        self.set_class(height < SHORT_HEIGHT, "-short")
+        self.unrolled_box.set_class(height < SHORT_HEIGHT, "-short")
         if small:
             self.too_small.update(
                 f"rnn-tui needs a terminal of at least {MIN_WIDTH}×{MIN_HEIGHT}; this one is {width}×{height}.\n"
@@ -211,8 +224,8 @@ class MainScreen(ExperimentKeys, Screen):
         self.unit = min(self.unit, trace.hidden - 1)
         self.trace = trace
         direction = " ←" if trace.directions == 2 and self.track % 2 else ""
-        self.heatmap_box.border_title = (
-            f"Hidden state h, layer {self.track // trace.directions + 1}{direction}  (units × time)")
+        self.heatmap_box.set_border_text(
+            f"Hidden state h, layer {self.track // trace.directions + 1}{direction}  (units × time)", top=True)
 
     def watch_track(self) -> None:
         if self.trace is not None:
@@ -354,6 +367,8 @@ class MainScreen(ExperimentKeys, Screen):
                 self.view.switch_source(ref)
                 self.notify(f"loading {ref}… (the trained weights are saved first)")
 
+        from rnn_tui.ui.pickers import ScenarioPicker
+
         self.app.push_screen(ScenarioPicker(self.view.catalog), chosen)
 
     def action_compare(self) -> None:
@@ -379,11 +394,15 @@ class MainScreen(ExperimentKeys, Screen):
                 self.view.open_run(choice.checkpoint, train=choice.action == "resume")
                 self.notify(f"opening {choice.checkpoint}… (the trained weights are saved first)")
 
+        from rnn_tui.ui.runs_screen import RunsScreen
+
         self.app.push_screen(RunsScreen(self.app.runs_dir, run.folder if run else None), chosen)
 
     @work(thread=True, exclusive=True, group="overlay")
     def overlay(self, runs: list[RunRecord]) -> None:
         """Past runs' validation curves on the loss chart (read here, off the event loop)."""
+        from rnn_tui.training.runs_index import read_rows
+
         curves = {}
         for r in runs:
             label = f"{r.arch} {r.size} {time.strftime('%m-%d %H:%M', time.localtime(r.started))}"
@@ -401,7 +420,7 @@ class MainScreen(ExperimentKeys, Screen):
         if why:
             self.notify(why, severity="warning")
             return
-        if not was and self.has_class("-compact") and self.zoom != "generation":
+        if not was and self.bottom.has_class("-compact") and self.zoom != "generation":
             self.notify(f"the Generation panel is hidden below {FULL_WIDTH}×{FULL_HEIGHT} (this terminal is "
                         f"{self.size.width}×{self.size.height}): press 6 to see it", severity="warning")
 
@@ -429,9 +448,13 @@ class MainScreen(ExperimentKeys, Screen):
         self.notify(f"exported {npz} and {Path(svg).name}")
 
     def action_lesson(self) -> None:
+        from rnn_tui.ui.widgets.lesson import toggle_lesson
+
         toggle_lesson(self, getattr(self.app, "lesson", None))
 
     def action_help(self) -> None:
+        from rnn_tui.ui.help import HelpScreen
+
         self.app.push_screen(HelpScreen(MainScreen.BINDINGS))
 
     def action_quit(self) -> None:

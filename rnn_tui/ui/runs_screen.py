@@ -18,11 +18,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Footer, OptionList, Static
+from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from rnn_tui.training.runs_index import RunRecord, age, delete_run, figure, list_runs
 from rnn_tui.ui.confirm import Confirm
+from rnn_tui.ui.widgets.footer import Footer
 
 COLUMNS = ("  scenario", "model", "steps", "best val", "solved at", "saved at", "written")
 

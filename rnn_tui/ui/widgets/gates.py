@@ -24,6 +24,7 @@ from textual.containers import ScrollableContainer
 
 from rnn_tui.core.trace_file import Trace
 from rnn_tui.ui import colors
+from rnn_tui.ui.widgets.box import set_border_text
 from rnn_tui.ui.widgets.lines import Line
 from rnn_tui.ui.widgets.panel import TracePanel
 
@@ -265,7 +266,7 @@ class Gates(TracePanel):
                 note = f"{lines}: scroll"
         if note != self._note:
             if box.border_subtitle in ("", None) or box.border_subtitle == self._note:
-                box.border_subtitle = note
+                set_border_text(box, note)
             self._note = note
 
     @property

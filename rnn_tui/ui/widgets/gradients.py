@@ -19,6 +19,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 
 from rnn_tui.core.kinds import MANY_TO_ONE
@@ -30,6 +32,8 @@ BLOCKS = " ▁▂▃▄▅▆▇█"
 SPARK = "▁▂▃▄▅▆▇█"
 GUTTER = 7  # the labels left of the columns
 TICK_SPACINGS = (5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000)  # steps between numbers
+DIM, CYAN, MAGENTA = Style(dim=True), Style(color="cyan"), Style(color="magenta")
+CURRENT = Style(bold=True, color="yellow")  # the current step's column
 
 
 def decay_per_step(grad: np.ndarray) -> float | None:
@@ -135,6 +139,19 @@ class Gradients(TracePanel):
     Gradients { height: 1fr; min-height: 3; }
     """
 
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._memo: dict[tuple, object] = {}  # what a step does not change: bars, sparkline, decay
+        self._memo_for: Trace | None = None  # ... of this trace
+
+    def _once(self, key: tuple, make):
+        """make(), computed once per trace and key: a step moves the marker, not the bars."""
+        if self._memo_for is not self.trace:
+            self._memo, self._memo_for = {}, self.trace
+        if key not in self._memo:
+            self._memo[key] = make()
+        return self._memo[key]
+
     def lines(self, width: int) -> list[Line]:
         tr = self.trace
         if tr is None:
@@ -151,15 +168,12 @@ class Gradients(TracePanel):
         cols, height = max(8, width - GUTTER), max(1, rows - 1 - with_saliency - len(facts))
         start, end = window(tr.steps, self.step, cols)
         current = min(self.step, tr.steps - 1) - start
-        out: list[Line] = [marked(f"{label:>{GUTTER}}", bars, current, "cyan")
-                           for label, bars in log_bars(grad, start, end, height)]
-        finite_x = tr.grad_x[np.isfinite(tr.grad_x)]
-        hi = float(finite_x.max()) if finite_x.size and finite_x.max() > 0 else 1.0
-        sal = np.clip(np.nan_to_num(tr.grad_x[start:end] / hi, nan=0.0, posinf=1.0), 0.0, 1.0)
-        spark = "".join(SPARK[i] for i in (sal * (len(SPARK) - 1)).astype(int))
+        bars = self._once(("bars", self.track, start, end, height), lambda: log_bars(grad, start, end, height))
+        out: list[Line] = [marked_row(f"{label:>{GUTTER}}", row, current, CYAN) for label, row in bars]
         if with_saliency:
-            out.append(marked(f"{'∂L/∂x ':>{GUTTER}}", spark, current, "magenta"))
-        out.append(marked(f"{'step ':>{GUTTER}}", axis(start, end, current), current, "dim"))
+            spark = self._once(("saliency", start, end), lambda: saliency(tr.grad_x, start, end))
+            out.append(marked_row(f"{'∂L/∂x ':>{GUTTER}}", spark, current, MAGENTA))
+        out.append(marked_row(f"{'step ':>{GUTTER}}", axis(start, end, current), current, DIM))
         return out + [Text(line, style="bold") for line in facts]
 
     def _facts(self, grad: np.ndarray, width: int, one_line: bool = False) -> list[str]:
@@ -174,7 +188,7 @@ class Gradients(TracePanel):
             where = f"L{self.track // tr.directions + 1}{arrow} "
         value = f"{grad[t]:.1e}" if one_line else f"= {grad[t]:.2e}"
         lines = [f"{where}‖∂L/∂h_{t + 1}‖ {value}"]  # 1-based, as the Sequence panel counts
-        fit = decay(tr, self.track)
+        fit = self._once(("decay", self.track), lambda: decay(tr, self.track))
         if fit is None:
             return lines
         word = "shrinks" if fit.factor < 1 else "grows"
@@ -198,7 +212,22 @@ class Gradients(TracePanel):
         return lines
 
 
+def saliency(grad_x: np.ndarray, start: int, end: int) -> str:
+    """‖∂L/∂x_t‖ over steps start..end as a sparkline, scaled to the sequence's largest."""
+    finite_x = grad_x[np.isfinite(grad_x)]
+    hi = float(finite_x.max()) if finite_x.size and finite_x.max() > 0 else 1.0
+    sal = np.clip(np.nan_to_num(grad_x[start:end] / hi, nan=0.0, posinf=1.0), 0.0, 1.0)
+    return "".join(SPARK[i] for i in (sal * (len(SPARK) - 1)).astype(int))
+
+
 def marked(label: str, chars: str, current: int, style: str) -> Text:
     """A labelled row of one character per step, the current step's in bold yellow."""
     return Text.assemble((label, "dim"), (chars[:current], style), (chars[current : current + 1], "bold yellow"),
                          (chars[current + 1 :], style))
+
+
+def marked_row(label: str, chars: str, current: int, style: Style) -> list[Segment]:
+    """`marked` as segments, for a panel that redraws it at every step (no markup to parse)."""
+    parts = ((label, DIM), (chars[:current], style), (chars[current : current + 1], CURRENT),
+             (chars[current + 1 :], style))
+    return [Segment(text, part_style) for text, part_style in parts if text]

@@ -28,6 +28,7 @@ from textual.strip import Strip
 
 from rnn_tui.core.trace_file import Trace
 from rnn_tui.ui import colors
+from rnn_tui.ui.widgets.box import set_border_text
 
 GUTTER = 5  # "u123▕" unit labels
 MINUS = "\u2212"
@@ -94,14 +95,20 @@ class Heatmap(ScrollView, can_focus=False):
         self.zoom = 1  # columns per step: short sequences are drawn wider
         self.header = 2  # fixed lines above the rows: the legend and the ruler, or the ruler alone
         self._box = None  # the bordered box whose lower border holds the legend, if any
+        self._legend_shown: list[Segment] | None = None  # the legend last put there
+        self._base_style: Style | None = None  # see _base
 
     def on_mount(self) -> None:
         # light/dark themes (ctrl+p → theme) switch the heatmap's neutral colour too
-        self.app.theme_changed_signal.subscribe(self, lambda _theme: self._show_track())
+        self.app.theme_changed_signal.subscribe(self, self._theme_changed)
         box = self.parent
         if box is not None and box.styles.border_bottom[0] not in ("", "none", "hidden", "blank"):
             self._box, self.header = box, 1
         self._show_legend()
+
+    def _theme_changed(self, _theme) -> None:
+        self._base_style = None  # the signal comes once the new theme's CSS is in place
+        self._show_track()
 
     def _fit_zoom(self) -> None:
         steps = self.values.shape[0] if self.values.size else 0
@@ -180,6 +187,14 @@ class Heatmap(ScrollView, can_focus=False):
 
     # ----------------------------------------------------------- rendering
     @property
+    def _base(self) -> Style:
+        """The theme's colours under the labels and the ruler: `rich_style`, which Textual
+        works out afresh from every ancestor's styles on each call, once per theme."""
+        if self._base_style is None:
+            self._base_style = self.rich_style
+        return self._base_style
+
+    @property
     def plain(self) -> str:
         """What the heatmap shows now, as text, one line per screen line."""
         return "\n".join("".join(seg.text for seg in self.render_line(y))
@@ -189,7 +204,7 @@ class Heatmap(ScrollView, can_focus=False):
         scroll_x, scroll_y = self.scroll_offset
         width = self.scrollable_content_region.width
         if y == 0 and self.header == 2:
-            return Strip(self._legend(False, width)).crop_extend(0, width, self.rich_style)
+            return Strip(self._legend(False, width)).crop_extend(0, width, self._base)
         steps = self._levels.shape[0] if self._levels.size else 0
         # Only the steps in view are drawn: 2000 steps cost no more than 200.
         t0 = min(scroll_x // self.zoom, steps)
@@ -199,14 +214,14 @@ class Heatmap(ScrollView, can_focus=False):
             return self._ruler(t0, t1, skip, width)
         gutter, body = self._line(y - self.header + scroll_y, t0, t1)
         body = body.crop(skip, skip + width - GUTTER)
-        return Strip.join([gutter, body]).adjust_cell_length(width, self.rich_style)
+        return Strip.join([gutter, body]).adjust_cell_length(width, self._base)
 
     def _ruler(self, t0: int, t1: int, skip: int, width: int) -> Strip:
         key = ("ruler", t0, t1, skip, width, self.step, self.app.theme)
         if key not in self._cache:
             if len(self._cache) > 4096:  # rulers of old steps and scroll positions
                 self._cache.clear()
-            base = self.rich_style
+            base = self._base
             ruler = ruler_text(t0, t1, self.step, self.zoom, skip, max(0, width - GUTTER))
             self._cache[key] = Strip([Segment("step ", base + DIM), Segment(ruler, base + BOLD)]) \
                 .adjust_cell_length(width, base)
@@ -214,7 +229,7 @@ class Heatmap(ScrollView, can_focus=False):
 
     def _legend(self, boxed: bool = False, room: int | None = None) -> list[Segment]:
         """'h  −1 ███████████ +1  ▶ unit 3, step 5: +0.42', shorter when `room` is short."""
-        base = Style() if boxed else self.rich_style
+        base = Style() if boxed else self._base
         if not self._levels.size:
             return [Segment("h: waiting for the first trace…", base + DIM)]
         ends = "1" if self.bound == 1.0 else f"{self.bound:.3g}"
@@ -248,7 +263,9 @@ class Heatmap(ScrollView, can_focus=False):
         """Put the legend in the box's lower border (a step or a unit changes its readout)."""
         if self._box is not None:
             legend = self._legend(True, self._legend_room())
-            self._box.border_subtitle = Text.assemble(*((seg.text, seg.style) for seg in legend))
+            if legend != self._legend_shown:
+                self._legend_shown = legend
+                set_border_text(self._box, Text.assemble(*((seg.text, seg.style) for seg in legend)))
 
     def _line(self, row: int, t0: int, t1: int) -> tuple[Strip, Strip]:
         """(unit label, cells for steps t0..t1) of one text row, cached."""
@@ -258,7 +275,7 @@ class Heatmap(ScrollView, can_focus=False):
         if key in self._cache:
             return self._cache[key]
         zoom = self.zoom
-        base = self.rich_style  # the theme's colours under labels and ruler (the key holds the theme)
+        base = self._base  # the theme's colours under labels and ruler (the key holds the theme)
         if row * 2 >= units:
             line = Strip.blank(GUTTER, base), Strip.blank((t1 - t0) * zoom, base)
         else:

@@ -4,7 +4,8 @@ Textual turns a Rich Text into its own Content on every repaint. For panels made
 of hundreds of one-cell styled spans (a gate's units, a gradient's bars) that
 cost tens of milliseconds per key press. These widgets build their lines only
 when their data changes, render them once with Rich (several times faster),
-repaint only the lines that differ, and repaint from the cache otherwise.
+repaint only the lines that differ, and repaint from the cache otherwise. A line
+whose content is what it was keeps its strip: a step rebuilds only what it changed.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ class LineWidget(Widget):
         super().__init__(**kwargs)
         self._strips: list[Strip] | None = None
         self._built_for: tuple | None = None  # (size, theme) the strips were built for
+        self._by_content: dict = {}  # each line of the last build, by its content -> its strip
+        self._styles: dict[Style | None, Style] = {}  # a segment's style -> it over the theme's colours
+        self._base: Style | None = None  # the theme's colours those were built over
 
     def lines(self, width: int) -> list[Line]:
         """The panel's lines at this width, top to bottom (every subclass draws its own)."""
@@ -45,8 +49,9 @@ class LineWidget(Widget):
         # marker): repaint just those.
         new = self._build()
         width = self.size.width
+        # an unchanged line kept its strip (see _build)
         dirty = [Region(0, y, width, 1) for y in range(max(len(old), len(new)))
-                 if y >= len(old) or y >= len(new) or old[y] != new[y]]
+                 if y >= len(old) or y >= len(new) or old[y] is not new[y]]
         if dirty:
             self.refresh(*dirty)
 
@@ -65,19 +70,46 @@ class LineWidget(Widget):
 
     def _build(self) -> list[Strip]:
         width, base, console = self.size.width, self.rich_style, self.app.console
-        self._strips = [self._strip(line, width, base, console) for line in self.lines(width)]
-        self._built_for = self._build_key()
-        return self._strips
+        key = self._build_key()
+        if self._built_for != key or self._base != base:
+            self._by_content, self._styles, self._base = {}, {}, base
+        known, by_content, strips = self._by_content, {}, []
+        for line in self.lines(width):
+            content = _content(line)
+            strip = known.get(content) or by_content.get(content)
+            if strip is None:
+                strip = self._strip(line, width, base, console, self._styles)
+            by_content[content] = strip
+            strips.append(strip)
+        self._strips, self._by_content, self._built_for = strips, by_content, key
+        return strips
 
     @staticmethod
-    def _strip(line: Line, width: int, base: Style, console) -> Strip:
-        """One line, cropped or padded to `width`, the theme's colours under its own."""
+    def _strip(line: Line, width: int, base: Style, console, styles: dict | None = None) -> Strip:
+        """One line, cropped or padded to `width`, the theme's colours under its own.
+
+        `styles` remembers each style over `base` (a gate row has a hundred cells in a
+        few dozen colours)."""
         if isinstance(line, Text):
             if line.overflow == "ellipsis" and line.cell_len > width:
                 line = line.copy()
                 line.truncate(width, overflow="ellipsis")
             line = line.render(console)
-        strip = Strip(Segment.apply_style(line, base))
+        styles = {} if styles is None else styles
+        segments = []
+        for text, style, control in line:
+            over = styles.get(style)
+            if over is None:
+                over = styles[style] = base + style
+            segments.append(Segment(text, None if control else over, control))
+        strip = Strip(segments)
         if strip.cell_length != width:
             strip = strip.crop_extend(0, width, base)
         return strip
+
+
+def _content(line: Line) -> tuple:
+    """What a line draws, as a key: equal keys make equal strips."""
+    if isinstance(line, Text):
+        return (line.plain, line.style, tuple(line.spans), line.overflow)
+    return tuple(line)
