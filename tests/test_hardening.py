@@ -341,17 +341,23 @@ def test_the_apps_trainer_names_a_scenarios_bad_seed(tmp_path):
     assert "seeded.toml" in line and "seed must be an integer from 0 to 4294967295" in line
 
 
-def test_a_state_that_overflows_is_refused_not_written_as_nan(tmp_path):
-    """A relu core whose W_hh grows the state step after step: inf by step 37 of 60."""
+def overflowing(tmp_path: Path) -> tuple[str, str]:
+    """(weights, inputs): a relu core whose W_hh grows the state step after step, inf by
+    step 37 of 60."""
     torch.manual_seed(0)
     rnn = torch.nn.RNN(3, 8, nonlinearity="relu")
     with torch.no_grad():
         rnn.weight_hh_l0.mul_(30)
     torch.save(rnn.state_dict(), tmp_path / "w.pt")
     np.save(tmp_path / "x.npy", np.ones((60, 3)))
+    return str(tmp_path / "w.pt"), str(tmp_path / "x.npy")
+
+
+def test_a_state_that_overflows_is_refused_not_written_as_nan(tmp_path):
+    weights, inputs = overflowing(tmp_path)
     out = tmp_path / "t.npz"
-    line = refused(call(["trace", "--weights", str(tmp_path / "w.pt"), "--input", str(tmp_path / "x.npy"),
-                         "--nonlinearity", "relu", "--out", str(out)]),
+    line = refused(call(["trace", "--weights", weights, "--input", inputs, "--nonlinearity", "relu",
+                         "--out", str(out)]),
                    "w.pt", "x.npy", "overflows float32 at step 37 of 60", "expected", written=out)
     assert "nan" not in line.lower()
 

@@ -16,6 +16,7 @@ from rnn_tui.cli import build_parser
 from rnn_tui.training.trace_client import TraceClient
 from rnn_tui.ui.app import RnnTuiApp
 from tests.test_app import settle
+from tests.test_hardening import overflowing
 from tests.test_cli import in_tmp, run  # noqa: F401 - in_tmp: files land in a temporary folder
 
 
@@ -189,13 +190,8 @@ async def test_a_saved_trace_says_experiments_need_weights(capsys):
 
 def test_weights_whose_state_overflows_say_so_in_one_line(tmp_path):
     """The app's tracer holds the `trace --weights` rule: no picture of NaN, one line instead."""
-    torch.manual_seed(0)
-    rnn = torch.nn.RNN(3, 8, nonlinearity="relu")
-    with torch.no_grad():
-        rnn.weight_hh_l0.mul_(30)
-    torch.save(rnn.state_dict(), tmp_path / "w.pt")
-    np.save(tmp_path / "x.npy", np.ones((60, 3)))
-    client = TraceClient(weights=str(tmp_path / "w.pt"), inputs=str(tmp_path / "x.npy"), nonlinearity="relu")
+    weights, inputs = overflowing(tmp_path)
+    client = TraceClient(weights=weights, inputs=inputs, nonlinearity="relu")
     client.start()
     try:
         events, deadline = [], time.monotonic() + 30
