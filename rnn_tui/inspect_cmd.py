@@ -91,9 +91,11 @@ def _bare(args) -> Subject:
 def _from_scenario(args) -> Subject:
     from rnn_tui.core import checkpoint
     from rnn_tui.core.model import SequenceModel
+    from rnn_tui.training import footprint
     from rnn_tui.training.options import resolve
 
     scenario, _, config, train, payload = resolve(args)
+    footprint.check_data(scenario)
     data = scenario.build_data(train.seed)
     model = SequenceModel(config, data.kind, data.input_size, data.output_size, data.tokens_in, seed=train.seed)
     if payload is not None:

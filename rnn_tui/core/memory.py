@@ -221,7 +221,7 @@ def check(estimate: Estimate, limit: Budget, lower: str) -> None:
     parts = sorted(estimate.parts.items(), key=lambda kv: -kv[1])
     shown = ", ".join(f"{name} {size(value)}" for name, value in parts if value >= 0.05 * estimate.total)
     raise UserError(f"this run needs about {size(estimate.total)} of memory ({shown}), more than the budget of "
-                    f"{size(limit.bytes)} ({limit.how}); lower {lower}, or raise --memory-limit")
+                    f"{size(limit.bytes)} ({limit.how}); lower {lower}, or raise --memory-limit (or {ENV})")
 
 
 def what_to_lower(estimate: Estimate, model: ModelConfig, train: TrainConfig, shape: Shape) -> str:
