@@ -225,7 +225,7 @@ class MainScreen(ExperimentKeys, Screen):
         self.trace = trace
         direction = " ←" if trace.directions == 2 and self.track % 2 else ""
         self.heatmap_box.set_border_text(
-            f"Hidden state h, layer {self.track // trace.directions + 1}{direction}  (units × time)", top=True)
+            f"3 Hidden state h, layer {self.track // trace.directions + 1}{direction}  (units × time)", top=True)
 
     def watch_track(self) -> None:
         if self.trace is not None:
