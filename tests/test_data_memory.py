@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from rnn_tui.data.generators import GENERATORS, common, text
 from rnn_tui.data.scenario import load_scenario
@@ -279,3 +280,25 @@ def test_unigram_loss_counts_the_dropped_characters_as_one():
     content = "a" * 6 + "b" * 2 + "c" + "d"
     assert text.unigram_loss(content) == pytest.approx(-sum(p * np.log(p) for p in (0.6, 0.2, 0.1, 0.1)))
     assert text.unigram_loss(content, max_vocab=3) == pytest.approx(-sum(p * np.log(p) for p in (0.6, 0.2, 0.2)))
+
+
+@pytest.mark.parametrize("name", ["text", "csv"])
+def test_file_windows_are_views_into_one_series(name, tmp_path):
+    """A long window over a file costs nothing beyond the series: x and y share its storage,
+    and a batch copies only its own rows."""
+    from rnn_tui.training.footprint import data_bytes
+
+    if name == "text":
+        data = load_scenario("text").with_data(seq_len=500).build_data(0)
+    else:
+        path = tmp_path / "s.csv"
+        path.write_text("value\n" + "\n".join(f"{np.sin(i / 7):.5f}" for i in range(5000)) + "\n")
+        data = GENERATORS["csv"].build({"file": str(path), "column": "value", "fill_missing": "error",
+                                        "seq_len": 500}, 0)
+    train = data.train
+    assert train.x.untyped_storage().data_ptr() == train.y.untyped_storage().data_ptr()
+    windows = train.x.numel() * train.x.element_size()
+    assert train.x.untyped_storage().nbytes() * 10 < windows  # the windows were not copied out
+    assert data_bytes(data) * 5 < windows + data.val.x.numel() * data.val.x.element_size()
+    batch = train.batch(torch.tensor([0, 3]))
+    assert batch.x.is_contiguous() and batch.x.untyped_storage().nbytes() == batch.x.numel() * batch.x.element_size()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 import os
-import resource
 import subprocess
 import sys
 from dataclasses import replace

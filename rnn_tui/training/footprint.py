@@ -27,8 +27,10 @@ def shape_of(data: TaskData) -> memory.Shape:
 
 
 def data_bytes(data: TaskData) -> int:
-    tensors = [t for split in (data.train, data.val) for t in (split.x, split.y, split.dec_in) if t is not None]
-    return sum(t.numel() * t.element_size() for t in tensors)
+    """The memory the data's tensors hold: each storage once (windows are views into a series)."""
+    storages = {t.untyped_storage().data_ptr(): t.untyped_storage().nbytes()
+                for split in (data.train, data.val) for t in (split.x, split.y, split.dec_in) if t is not None}
+    return sum(storages.values())
 
 
 def check_runs(data: TaskData, configs: list[tuple[ModelConfig, TrainConfig]], share: float = 1.0) -> None:

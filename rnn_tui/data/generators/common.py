@@ -149,15 +149,12 @@ def window_pairs(
     of them or, past `max_count`, evenly thinned by a wider stride; x is each window but its
     last value, y each window but its first.
 
-    Cut straight from the series, without the whole windows in between, and copied out so a
-    batch owns its memory (the trainer may move it to a device, where an overlapping view
-    would balloon anyway).
+    Views into the series, not copies: the windows cost nothing beyond the series itself,
+    and a batch (`x[index]`) copies only its own rows.
     """
     count = series.shape[0] - length + 1
     stride = max(min_stride, math.ceil(count / max_count))
-    x = series[:-1].unfold(0, length - 1, stride).contiguous()
-    y = series[1:].unfold(0, length - 1, stride).contiguous()
-    return x, y
+    return series[:-1].unfold(0, length - 1, stride), series[1:].unfold(0, length - 1, stride)
 
 
 def file_size(path: str | Path) -> int:

@@ -207,7 +207,8 @@ def _line_count(path: Path) -> int:
 def data_bytes(values: dict) -> int:
     """At most the largest of: the bytes read and the text; the text, its copy being parsed and
     the numbers (up to 4 bytes a character each; 8 a row, twice that while the array grows);
-    the numbers with the missing ones filled or dropped, then the float32 series and windows."""
+    the numbers with the missing ones filled or dropped, then the float32 series (the windows
+    are views into it)."""
     size = file_size(values["file"])
     try:
         rows = _line_count(Path(values["file"])) if size else 0  # every row is a line, at most
@@ -218,9 +219,7 @@ def data_bytes(values: dict) -> int:
     text = 4 * size
     reading = max(size + text, 2 * text + 16 * rows)
     filling = {"error": 0, "drop": 9 * rows, "interpolate": 33 * rows}[values["fill_missing"]]
-    seq_len, cut = values["seq_len"], split_point(rows)
-    windows = min(MAX_TRAIN_WINDOWS, cut) + min(MAX_VAL_WINDOWS, rows - cut)
-    after = 8 * rows + max(filling, 12 * rows, 4 * rows + 2 * 4 * seq_len * windows)
+    after = 8 * rows + max(filling, 12 * rows)
     return FIXED_BYTES + max(reading, after)
 
 

@@ -147,12 +147,10 @@ def build(params: dict, seed: int) -> TaskData:
 def data_bytes(values: dict) -> int:
     """At most: the text (4 bytes a character) and, the largest of, the bytes read; its code
     points, counts and ids (4 + 8 bytes a character, two tables over every code point); the
-    ids and the windows (8 bytes a token)."""
+    ids (8 bytes a token; the windows are views into them)."""
     size = file_size(values["file"])
     if not size:
         return 0
-    seq_len = values["seq_len"]
     chars = size  # at least one byte a character
-    windows = min(MAX_TRAIN_WINDOWS, chars) + min(MAX_VAL_WINDOWS, chars // seq_len + 1)
     counting = 12 * chars + 2 * 8 * CODE_POINTS + 2 * 8 * min(chars, BLOCK)
-    return FIXED_BYTES + 4 * chars + max(size, counting, 8 * chars + 2 * 8 * seq_len * windows)
+    return FIXED_BYTES + 4 * chars + max(size, counting, 8 * chars)
