@@ -173,6 +173,12 @@ def text_scenario_reading(tmp: Path, file: str) -> str:
 
 
 CASES = {
+    # --- a text's vocabulary cap, asked of data that has none
+    "--max-vocab on adding": lambda tmp, ck: Case([*ADDING, "--max-vocab", "40"], ("--max-vocab", "adding", "text"),
+                                                  tmp / "runs"),
+    "--max-vocab on a CSV": lambda tmp, ck: Case(["train", "--csv", csv_of(tmp / "s.csv", [float(i % 7) for i in
+                                                  range(300)]), "--column", "x", "--max-vocab", "40"],
+                                                 ("--max-vocab", "CSV"), tmp / "runs"),
     # --- seeds: numpy takes 0 to 2**32 - 1
     "train --seed -1": lambda tmp, ck: Case([*ADDING, "--seed", "-1"], ("--seed", "4294967295"), tmp / "runs"),
     "train --seed 2**64": lambda tmp, ck: Case([*ADDING, "--seed", str(2**64)], ("--seed",), tmp / "runs"),

@@ -30,11 +30,17 @@ class Source:
             raise UserError(f"--csv {self.csv}: needs --column NAME, the column to forecast")
         if self.column and not self.csv:
             raise UserError("--column: only applies with --csv FILE")
+        if "max_vocab" in self.data and self.csv:
+            raise UserError("--max-vocab: a CSV series has numbers, not a vocabulary; expected it with --text FILE "
+                            "or a text scenario")
         if self.text:  # the overrides first: a short file may fit a shorter --seq-len
             return scenarios.text_scenario(Path(self.text), overrides=self.data)
         if self.csv:
             return scenarios.csv_scenario(Path(self.csv), self.column, self.fill_missing, overrides=self.data)
         found = scenarios.load_scenario(self.scenario)
+        if "max_vocab" in self.data and found.data["generator"] != "text":
+            raise UserError(f"--max-vocab: scenario {found.name} reads {found.data['generator']} data, not text; "
+                            "expected a text scenario or --text FILE")
         return found.with_data(**self.data) if self.data else found
 
     def to_dict(self) -> dict:
