@@ -257,7 +257,7 @@ def cmd_scenarios(args) -> int:
 def cmd_train(args) -> int:
     from rnn_tui.training import footprint, headless
     from rnn_tui.training.options import resolve
-    from rnn_tui.training.run import Run
+    from rnn_tui.training.run import Run, data_notes
     from rnn_tui.training.trainer import pick_device
 
     import torch
@@ -271,8 +271,8 @@ def cmd_train(args) -> int:
     footprint.check_data(scenario)
     data = scenario.build_data(train.seed)
     footprint.check_runs(data, [(model, train)])
-    if data.info.get("vocab_note"):
-        print(f"rnn-tui: note: {data.info['vocab_note']}", file=sys.stderr)
+    for note in data_notes(scenario, data):
+        print(f"rnn-tui: note: {note}", file=sys.stderr)
     runs_dir = None if args.no_run_folder else args.runs_dir
     run = Run("main", scenario, source, data, model, train, runs_dir, headless.say_errors, time.perf_counter,
               device=device)

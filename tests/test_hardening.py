@@ -376,3 +376,15 @@ def test_a_huge_but_finite_loss_is_traced_in_float64(tmp_path):
                    "--nonlinearity", "relu", "--out", str(tmp_path / "t.npz")])
     check_kept(result)
     assert result.code == 0 and "L = " in result.out and "inf" not in result.out
+
+
+def test_a_scenario_prompt_outside_the_vocabulary_is_said(tmp_path):
+    text = (SCENARIOS / "text.toml").read_text().replace('file = "data/text.txt"',
+                                                         f'file = "{SCENARIOS / "data" / "text.txt"}"')
+    (tmp_path / "snow.toml").write_text(text + '\n[sample]\nprompt = "☃ The"\n' if "[sample]" not in text
+                                        else text.replace("[sample]", '[sample]\nprompt = "☃ The"', 1))
+    result = call(["train", "--scenario", str(tmp_path / "snow.toml"), "--hidden", "8", "--steps", "1",
+                   "--eval-every", "1", "--no-run-folder"])
+    check_kept(result)
+    assert result.code == 0
+    assert "note: the scenario's [sample] prompt holds '☃', not in the vocabulary" in result.err

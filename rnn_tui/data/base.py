@@ -57,14 +57,23 @@ class TaskData:
     def seq_len(self) -> int:
         return int(self.train.x.shape[1])
 
+    def pieces(self, text: str) -> list[str]:
+        """The tokens of `text`: its words when tokens are words, else its characters."""
+        return text.split() if self.joiner == " " else list(text)
+
+    def unknown(self, text: str) -> list[str]:
+        """The tokens of `text` that are not in the vocabulary, sorted, each once."""
+        known = set(self.vocab or ())
+        return sorted({p for p in self.pieces(text) if p not in known})
+
     def encode_text(self, text: str, option: str = "--input-text") -> torch.Tensor:
         """Token ids of `text` (characters, or words when joiner is a space); a UserError
         naming `option` and the unknown tokens when some are not in the vocabulary."""
         if self.vocab is None:
             raise UserError(f"{option}: this scenario reads numbers, not text")
         index = {s: i for i, s in enumerate(self.vocab)}
-        pieces = text.split() if self.joiner == " " else list(text)
-        unknown = sorted({p for p in pieces if p not in index})
+        pieces = self.pieces(text)
+        unknown = self.unknown(text)
         if unknown:
             shown = ", ".join(repr(u) for u in unknown[:8]) + (", ..." if len(unknown) > 8 else "")
             raise UserError(

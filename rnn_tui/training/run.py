@@ -45,6 +45,19 @@ def merge_configs(scenario: Scenario, model: dict, train: dict) -> tuple[ModelCo
     return m, t
 
 
+def data_notes(scenario: Scenario, data: TaskData) -> list[str]:
+    """What a person should know about the data as built: a capped vocabulary, a
+    scenario's sampling prompt that holds tokens the vocabulary lacks."""
+    notes = [data.info["vocab_note"]] if data.info.get("vocab_note") else []
+    prompt = scenario.sample.get("prompt")
+    unknown = data.unknown(prompt) if prompt and data.vocab is not None else []
+    if unknown:
+        shown = ", ".join(repr(u) for u in unknown[:8]) + (", ..." if len(unknown) > 8 else "")
+        notes.append(f"the scenario's [sample] prompt holds {shown}, not in the vocabulary; generated text "
+                     "starts from the rest of the prompt")
+    return notes
+
+
 class Run:
     def __init__(self, label: str, scenario: Scenario, source: dict, data: TaskData,
                  model: ModelConfig, train: TrainConfig, runs_dir: str | None,
@@ -62,8 +75,8 @@ class Run:
         self.typed: tuple | None = None  # (text, x, y, dec_in) of the sequence the user typed
         self._paused_at = clock()
         self._new_run()
-        if data.info.get("vocab_note"):  # e.g. a text's vocabulary capped at max_vocab
-            emit(Notice(label, data.info["vocab_note"]))
+        for note in data_notes(scenario, data):
+            emit(Notice(label, note))
 
     def _new_run(self, resumed_from: str | None = None) -> None:
         """Fresh weights or new weights from a file: a new folder (which starts with the
