@@ -11,7 +11,8 @@ trains, resets, switches the arch or opens the spectrum or help, with escape amo
 them to close what opens); every --resize-every keys the terminal takes a random
 size from 40x12 to 250x70. An exception anywhere fails the run. Reported: the app's
 resident memory after a warm-up (every key once at the largest and the smallest
-size, then the first 10% of the random keys), every tenth of the way, and at the end.
+size, then the first 20% of the random keys: help keeps what it draws at each new size
+for a while), every tenth of the way, and at the end.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ async def soak(keys: int, resize_every: int, seed: int, trainer: str) -> tuple[f
             await pilot.press(rng.choice(HEAVY if rng.random() < 0.02 else KEYS))
             if i % 10 == 0:
                 await pilot.pause()
-            if i == keys // 10:
+            if i == keys // 5:
                 warm = rss_mb()
             if i % max(keys // 10, 1) == 0:
                 samples.append(round(rss_mb()))
