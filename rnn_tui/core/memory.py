@@ -43,6 +43,7 @@ EVAL_ROWS = 512
 TRACE_PER_HIDDEN = 3 * 4
 # Torch's kernels and the optimizer's modules, loaded at the first step.
 RUNTIME = 100 * 2**20
+DATA_HINT = "the data's size (train_size, val_size or seq_len, or a smaller file)"
 UNITS = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
 
 
@@ -228,7 +229,7 @@ def what_to_lower(estimate: Estimate, model: ModelConfig, train: TrainConfig, sh
     """The settings behind the largest part, with their values."""
     largest = max(estimate.parts, key=estimate.parts.get)
     if largest == "data":
-        return "the data's size (train_size, val_size or seq_len, or a smaller file)"
+        return DATA_HINT
     if largest == "activations":
         return f"batch_size ({train.batch_size}), seq_len ({shape.seq_len}) or hidden ({model.hidden})"
     big_vocab = shape.output_size > 16 * model.hidden and shape.task in CLASSIFYING

@@ -13,13 +13,10 @@ from rnn_tui.data.base import TaskData
 from rnn_tui.data.generators import GENERATORS
 from rnn_tui.data.scenario import Scenario
 
-DATA_HINT = "the data's size (train_size, val_size or seq_len, or a smaller file)"
-
-
 def check_data(scenario: Scenario, share: float = 1.0) -> None:
     """Before building: the generator's estimate of the data's peak."""
     need = GENERATORS[scenario.data["generator"]].data_bytes(scenario.data)
-    memory.check(memory.Estimate({"data": need}), memory.budget(share=share), DATA_HINT)
+    memory.check(memory.Estimate({"data": need}), memory.budget(share=share), memory.DATA_HINT)
 
 
 def shape_of(data: TaskData) -> memory.Shape:
