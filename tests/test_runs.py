@@ -90,12 +90,17 @@ def make_app(runs_dir: str) -> RnnTuiApp:
     return RnnTuiApp(FakeTrainerClient, {"options": args}, runs_dir=runs_dir, save_on_quit=False)
 
 
+async def open_runs(app, pilot) -> None:
+    """Wait for the run, press o, wait for the list of runs."""
+    await settle(app, pilot, until=lambda a: a.view.run is not None)
+    await pilot.press("o")
+    await settle(app, pilot, until=lambda a: isinstance(a.screen, RunsScreen) and a.screen.runs)
+
+
 async def test_the_runs_screen_opens_a_past_run_with_its_history(trained):
     app = make_app("runs")
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(app, pilot, until=lambda a: a.view.run is not None)
-        await pilot.press("o")
-        await settle(app, pilot, until=lambda a: isinstance(a.screen, RunsScreen) and a.screen.runs)
+        await open_runs(app, pilot)
         assert app.screen.query_one("OptionList").option_count == 2
         await pilot.press("enter")  # the newest: the resumed run, 50 steps
         await settle(app, pilot, until=lambda a: a.view.snap is not None and a.view.snap.step == 50)
@@ -110,9 +115,7 @@ async def test_the_runs_screen_opens_a_past_run_with_its_history(trained):
 async def test_the_runs_screen_overlays_and_deletes(trained):
     app = make_app("runs")
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(app, pilot, until=lambda a: a.view.run is not None)
-        await pilot.press("o")
-        await settle(app, pilot, until=lambda a: isinstance(a.screen, RunsScreen) and a.screen.runs)
+        await open_runs(app, pilot)
         await pilot.press("space", "down", "space", "o")  # both marked, overlaid
         await settle(app, pilot, until=lambda a: len(a.main.training.overlay) == 2)
         await settle(app, pilot, until=lambda a: a.view.snap is not None)
