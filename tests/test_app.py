@@ -25,9 +25,9 @@ from rnn_tui.ui.widgets.heatmap import GUTTER, Heatmap
 from rnn_tui.ui.widgets.sequence import Sequence
 
 
-def make_app(*argv: str) -> RnnTuiApp:
+def make_app(*argv: str, client=FakeTrainerClient) -> RnnTuiApp:
     args = build_parser(None).parse_args(list(argv) or ["--scenario", "adding", "--seq-len", "12", "--hidden", "8"])
-    return RnnTuiApp(FakeTrainerClient, {"options": args}, runs_dir=None, save_on_quit=False)
+    return RnnTuiApp(client, {"options": args}, runs_dir=None, save_on_quit=False)
 
 
 def main(app) -> MainScreen:
@@ -53,10 +53,22 @@ def sent(app) -> list[str]:
     return [type(c).__name__ for c in app.client.sent]
 
 
+class HeldTrainerClient(FakeTrainerClient):
+    """A fake trainer that says nothing until `held` is cleared: what the app shows
+    before its trainer's first word, however slow the machine is to start the app."""
+
+    held = True
+
+    def poll(self):
+        return [] if self.held else super().poll()
+
+
 async def test_first_frame_shows_starting_then_a_trace():
-    app = make_app()
+    app = make_app(client=HeldTrainerClient)
     async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.2)
         assert "starting" in str(main(app).status.render())
+        app.client.held = False
         await settle(app, pilot)
         assert "adding" in str(main(app).status.render())
         assert sent(app)[:2] == ["Start", "Watch"]

@@ -60,6 +60,14 @@ class GatesScroll(BorderText, VerticalScroll, can_focus=False):
     A focusable scroll container would be focused at start-up and swallow Home/End.
     """
 
+    def render_lines(self, crop):
+        # The note on the lines out of sight is said before the border is drawn: after a
+        # resize the panel's own Resize event comes after the first frame at the new size,
+        # which would show the old size's note until the frame after.
+        for gates in self.query_children(Gates):
+            gates.say_what_is_below()
+        return super().render_lines(crop)
+
 
 class MainScreen(ExperimentKeys, Screen):
     """The one screen: every panel bound to the trace, step, layer and unit shown."""

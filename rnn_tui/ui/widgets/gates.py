@@ -237,17 +237,17 @@ class Gates(TracePanel):
     def on_mount(self) -> None:
         box = self.parent
         if isinstance(box, ScrollableContainer):
-            self.watch(box, "scroll_y", self._say_what_is_below, init=False)
+            self.watch(box, "scroll_y", self.say_what_is_below, init=False)
             box.message_signal.subscribe(self, self._box_message)
 
     def _box_message(self, message) -> None:
         if isinstance(message, events.Resize):
-            self._say_what_is_below()
+            self.say_what_is_below()
 
     def on_resize(self) -> None:
-        self._say_what_is_below()
+        self.say_what_is_below()
 
-    def _say_what_is_below(self) -> None:
+    def say_what_is_below(self) -> None:
         """'+12 lines below (o, c, h): scroll' in the scroll box's lower border, or nothing."""
         box = self.parent
         if not isinstance(box, ScrollableContainer) or self.trace is None:
