@@ -10,9 +10,12 @@ key latency   with the real trainer running, Right is sent through a tmux contro
               and a one-label Textual app timed the same way, while rnn-tui still
               trains, as the reference for what any app pays here
 resize        training paused, the window is switched between 120x40 and 200x60;
-              the time from the resize to the last byte of the app's redraw of the
-              200x60 screen; and the same for the one-label app (Textual lays out
-              and sends the whole screen more than once after a resize, whatever the app)
+              from the resize to 200x60: the first byte of the app's new frame (Textual
+              composes a frame whole before it writes it: the app's redraw is done),
+              the screen showing its final picture (the pane captured every 2 ms until
+              it equals what it settles to), and the last byte (Textual lays out and
+              sends the unchanged screen twice more after a resize, whatever the app);
+              and the same for the one-label app
 heatmap       a full redraw (every visible line, cache cleared) of 256 units x
               2000 steps in a 200x60 terminal
 memory        proportional set size (PSS) of the app and its trainer process together
@@ -23,12 +26,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import queue
 import re
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import numpy as np
@@ -71,7 +76,8 @@ class ControlClient:
     """A tmux control-mode client: the pane's output is pushed to us as it is written.
 
     Timing keys this way needs no polling (a `capture-pane` process every few ms
-    would itself compete with the app for the CPU).
+    would itself compete with the app for the CPU). A thread reads what tmux pushes and
+    stamps each line with the time it arrived.
     """
 
     def __init__(self, session: str) -> None:
@@ -79,19 +85,34 @@ class ControlClient:
         self.proc = subprocess.Popen(["tmux", "-C", "attach", "-t", session], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, text=True, bufsize=1, errors="replace")
         self.session = session
+        self.lines: queue.Queue[tuple[float, str]] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.put((time.perf_counter(), line))
+
+    def _next(self, timeout: float) -> tuple[float, str] | None:
+        try:
+            return self.lines.get(timeout=max(timeout, 0.0))
+        except queue.Empty:
+            return None
+
+    def _run(self, command: str) -> float:
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+        return time.perf_counter()
 
     def send(self, key: str) -> None:
-        self.proc.stdin.write(f"send-keys -t {self.session} {key}\n")
-        self.proc.stdin.flush()
+        self._run(f"send-keys -t {self.session} {key}")
 
     def wait_output(self, needle: str, seconds: float = 5.0) -> None:
         """Read pushed output until `needle` appears in what the app wrote."""
         deadline = time.perf_counter() + seconds
         seen = ""
-        while time.perf_counter() < deadline:
-            line = self.proc.stdout.readline()
-            if line.startswith("%output "):
-                seen = (seen + line.split(" ", 2)[2].rstrip("\n"))[-4000:]
+        while (got := self._next(deadline - time.perf_counter())) is not None:
+            if got[1].startswith("%output "):
+                seen = (seen + got[1].split(" ", 2)[2].rstrip("\n"))[-4000:]
                 if needle in seen:
                     return
         raise RuntimeError(f"{needle!r} was not written within {seconds} s")
@@ -99,22 +120,51 @@ class ControlClient:
     def quiet_after(self, command: str, quiet: float = 0.4) -> float:
         """Run a tmux command; seconds from then to the last output written before the
         pane stays quiet for `quiet` seconds (the app's whole answer to it)."""
-        import selectors
-
-        sel = selectors.DefaultSelector()
-        sel.register(self.proc.stdout, selectors.EVENT_READ)
-        start = time.perf_counter()
-        self.proc.stdin.write(command + "\n")
-        self.proc.stdin.flush()
+        start = self._run(command)
         last = start
-        while True:
-            if not sel.select(timeout=quiet):
-                break
-            line = self.proc.stdout.readline()
-            if line.startswith("%output "):
-                last = time.perf_counter()
-        sel.close()
+        while (got := self._next(quiet)) is not None:
+            if got[1].startswith("%output "):
+                last = got[0]
         return last - start
+
+    def settled_after(self, command: str, quiet: float = 0.4, every: float = 0.002) -> tuple[float, float, float]:
+        """Run a tmux command; seconds from then (to the first byte of output, to the screen
+        showing its final picture, to the last output written before the pane stays quiet
+        for `quiet` seconds).
+
+        Textual composes a whole frame before it writes any of it: the first byte tells
+        when the app's redraw was done.
+
+        The pane is captured (`capture-pane -e`: text and colours) every `every` seconds
+        while output comes; the final picture is the one captured once it has been quiet,
+        and the first time is when a capture first came back equal to it: an upper bound,
+        since the picture was there when tmux took the capture. Later output that leaves
+        the picture as it was (Textual repaints every resized widget once more) counts in
+        the second time only.
+        """
+        start = self._run(command)
+        first = last = asked = start
+        captures, block, pending = [], None, 1  # the command's reply comes first
+        while pending or time.perf_counter() - last < quiet:
+            if not pending and time.perf_counter() - asked >= every:
+                asked = self._run(f"capture-pane -p -e -t {self.session}")
+                pending += 1
+            got = self._next(every)
+            if got is None:
+                continue
+            stamp, line = got
+            if line.startswith("%output "):
+                first, last = (stamp if first == start else first), stamp
+            elif line.startswith("%begin "):
+                block = []
+            elif line.startswith(("%end ", "%error ")) and block is not None:
+                captures.append((stamp, "".join(block)))
+                block, pending = None, pending - 1
+            elif block is not None:
+                block.append(line)
+        final = captures[-1][1]
+        shown = next(stamp for stamp, text in captures if text == final)
+        return first - start, shown - start, last - start
 
     def close(self) -> None:
         self.proc.stdin.close()
@@ -176,15 +226,15 @@ def reference_latencies(keys: int, pace: float, resizes: int = 0) -> tuple[np.nd
     try:
         wait_for(session, r"step 1/64")
         lags = np.array(key_latencies(session, keys, pace)) * 1e3
-        redraws = np.array(timed_resizes(session, resizes)) * 1e3 if resizes else np.zeros(0)
+        redraws = np.array(timed_resizes(session, resizes)) * 1e3 if resizes else np.zeros((0, 3))
         return lags, redraws
     finally:
         tmux("kill-session", "-t", session)
 
 
-def resize_redraws(session: str, times: int) -> list[float]:
-    """Seconds from a resize to 200x60 until the app has written its new screen, training
-    paused so that the redraw is all it writes."""
+def resize_redraws(session: str, times: int) -> list[tuple[float, float, float]]:
+    """(to the first byte, to the final picture, to the last byte) in seconds, for resizes
+    to 200x60, training paused so that the redraw is all the app writes."""
     tmux("send-keys", "-t", session, "t")
     wait_for(session, r"paused")
     try:
@@ -193,18 +243,26 @@ def resize_redraws(session: str, times: int) -> list[float]:
         tmux("send-keys", "-t", session, "t")
 
 
-def timed_resizes(session: str, times: int) -> list[float]:
-    """Seconds from each resize 120x40 -> 200x60 to the last byte the app writes for it."""
+def timed_resizes(session: str, times: int) -> list[tuple[float, float, float]]:
+    """For each resize 120x40 -> 200x60: seconds to the first byte the app writes for it,
+    to the screen showing its final picture, and to the last byte."""
     client = ControlClient(session)
     try:
         client.quiet_after(f"resize-window -t {session} -x 120 -y 40", quiet=1.0)
         redraws = []
         for _ in range(times):
-            redraws.append(client.quiet_after(f"resize-window -t {session} -x 200 -y 60"))
+            redraws.append(client.settled_after(f"resize-window -t {session} -x 200 -y 60"))
             client.quiet_after(f"resize-window -t {session} -x 120 -y 40")
         return redraws
     finally:
         client.close()
+
+
+def resize_figures(redraws: np.ndarray) -> str:
+    """Median and p95 of each column of (first byte, final picture, last byte) in ms."""
+    names = ("first byte", "final picture", "last byte")
+    return ", ".join(f"{name} median {np.median(redraws[:, i]):.1f} ms (p95 {np.percentile(redraws[:, i], 95):.1f})"
+                     for i, name in enumerate(names))
 
 
 def memory_mb(pid: int) -> tuple[float, float]:
@@ -313,10 +371,9 @@ def main() -> None:
           f"median {np.median(reference):.1f} ms, p95 {np.percentile(reference, 95):.1f} ms")
     print(f"memory, app + trainer: {pss:.0f} MB PSS ({rss:.0f} MB RSS, shared libraries counted twice)")
     if args.resizes:
-        print(f"resize 120x40 -> 200x60 (training paused), until the redraw is written: "
-              f"median {np.median(redraws):.1f} ms, p95 {np.percentile(redraws, 95):.1f} ms over {len(redraws)}")
+        print(f"resize 120x40 -> 200x60 (training paused), over {len(redraws)}: {resize_figures(redraws)}")
         print(f"reference, the one-label app resized the same way (training still running): "
-              f"median {np.median(reference_resizes):.1f} ms, p95 {np.percentile(reference_resizes, 95):.1f} ms")
+              f"{resize_figures(reference_resizes)}")
 
     redraw = np.array(heatmap_redraw()) * 1e3
     print(f"heatmap full redraw 256 units x 2000 steps, 200x60: median {np.median(redraw):.1f} ms, "
