@@ -12,10 +12,10 @@ key latency   with the real trainer running, Right is sent through a tmux contro
 resize        training paused, the window is switched between 120x40 and 200x60;
               from the resize to 200x60: the first byte of the app's new frame (Textual
               composes a frame whole before it writes it: the app's redraw is done),
-              the screen showing its final picture (the pane captured every 2 ms until
-              it equals what it settles to), and the last byte (Textual lays out and
-              sends the unchanged screen twice more after a resize, whatever the app);
-              and the same for the one-label app
+              the screen showing its final picture (the end of the first burst of
+              output after which the pane, captured once, is what it settles to), and
+              the last byte (Textual lays out and sends the unchanged screen twice more
+              after a resize, whatever the app); and the same for the one-label app
 heatmap       a full redraw (every visible line, cache cleared) of 256 units x
               2000 steps in a 200x60 terminal
 memory        proportional set size (PSS) of the app and its trainer process together
@@ -127,44 +127,64 @@ class ControlClient:
                 last = got[0]
         return last - start
 
-    def settled_after(self, command: str, quiet: float = 0.4, every: float = 0.002) -> tuple[float, float, float]:
+    def settled_after(self, command: str, quiet: float = 0.4, gap: float = 0.005) -> tuple[float, float, float]:
         """Run a tmux command; seconds from then (to the first byte of output, to the screen
         showing its final picture, to the last output written before the pane stays quiet
         for `quiet` seconds).
 
         Textual composes a whole frame before it writes any of it: the first byte tells
-        when the app's redraw was done.
-
-        The pane is captured (`capture-pane -e`: text and colours) every `every` seconds
-        while output comes; the final picture is the one captured once it has been quiet,
-        and the first time is when a capture first came back equal to it: an upper bound,
-        since the picture was there when tmux took the capture. Later output that leaves
-        the picture as it was (Textual repaints every resized widget once more) counts in
-        the second time only.
+        when the app's redraw was done. The output comes in bursts, a frame each; when one
+        ends (`gap` seconds without output) the pane is captured once (`capture-pane -e`:
+        text and colours), and the final picture is shown at the end of the first burst
+        whose capture equals the pane once quiet. Capturing all along instead would slow
+        tmux, and with it what is timed.
         """
         start = self._run(command)
-        first = last = asked = start
-        captures, block, pending = [], None, 1  # the command's reply comes first
-        while pending or time.perf_counter() - last < quiet:
-            if not pending and time.perf_counter() - asked >= every:
-                asked = self._run(f"capture-pane -p -e -t {self.session}")
-                pending += 1
-            got = self._next(every)
+        first = last = None
+        bursts: list[float] = []  # the end of each burst a capture was asked after
+        captures: list[str] = []
+        block, pending = None, 1  # the command's own reply comes first
+        while True:
+            got = self._next(gap if last is not None and (not bursts or bursts[-1] != last) else quiet)
             if got is None:
+                if last is None or (bursts and bursts[-1] == last):
+                    if not pending:
+                        break  # quiet since the last burst, and its capture is in
+                    continue
+                bursts.append(last)  # a burst has ended: what does the pane show now?
+                self._run(f"capture-pane -p -e -t {self.session}")
+                pending += 1
                 continue
             stamp, line = got
             if line.startswith("%output "):
-                first, last = (stamp if first == start else first), stamp
+                first = stamp if first is None else first
+                last = stamp
             elif line.startswith("%begin "):
                 block = []
             elif line.startswith(("%end ", "%error ")) and block is not None:
-                captures.append((stamp, "".join(block)))
+                captures.append("".join(block))
                 block, pending = None, pending - 1
             elif block is not None:
                 block.append(line)
-        final = captures[-1][1]
-        shown = next(stamp for stamp, text in captures if text == final)
+        if first is None:
+            raise RuntimeError(f"nothing was written after {command!r}")
+        captures = captures[1:]  # the first block is the command's reply
+        final = self._capture()
+        shown = next(end for end, text in zip(bursts, captures) if text == final)
         return first - start, shown - start, last - start
+
+    def _capture(self) -> str:
+        self._run(f"capture-pane -p -e -t {self.session}")
+        block = None
+        while (got := self._next(5.0)) is not None:
+            line = got[1]
+            if line.startswith("%begin "):
+                block = []
+            elif line.startswith(("%end ", "%error ")) and block is not None:
+                return "".join(block)
+            elif block is not None:
+                block.append(line)
+        raise RuntimeError("tmux did not answer capture-pane")
 
     def close(self) -> None:
         self.proc.stdin.close()
