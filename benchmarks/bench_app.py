@@ -83,14 +83,20 @@ class ControlClient:
     def __init__(self, session: str) -> None:
         tmux("set-option", "-t", session, "window-size", "manual")  # keep the pane's size
         self.proc = subprocess.Popen(["tmux", "-C", "attach", "-t", session], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True, bufsize=1, errors="replace")
+                                     stdout=subprocess.PIPE, text=True, errors="replace")
         self.session = session
         self.lines: queue.Queue[tuple[float, str]] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
-        for line in self.proc.stdout:
-            self.lines.put((time.perf_counter(), line))
+        # Large raw reads, each stamped once: a frame of 80 KB comes as ~100 KB of
+        # %output lines, and reading it line by line would itself delay the last one.
+        fd, rest = self.proc.stdout.fileno(), b""
+        while chunk := os.read(fd, 1 << 16):
+            stamp = time.perf_counter()
+            *lines, rest = (rest + chunk).split(b"\n")
+            for line in lines:
+                self.lines.put((stamp, line.decode(errors="replace") + "\n"))
 
     def _next(self, timeout: float) -> tuple[float, str] | None:
         try:
@@ -127,14 +133,15 @@ class ControlClient:
                 last = got[0]
         return last - start
 
-    def settled_after(self, command: str, quiet: float = 0.4, gap: float = 0.005) -> tuple[float, float, float]:
+    def settled_after(self, command: str, quiet: float = 0.4, gap: float = 0.002) -> tuple[float, float, float]:
         """Run a tmux command; seconds from then (to the first byte of output, to the screen
         showing its final picture, to the last output written before the pane stays quiet
         for `quiet` seconds).
 
         Textual composes a whole frame before it writes any of it: the first byte tells
-        when the app's redraw was done. The output comes in bursts, a frame each; when one
-        ends (`gap` seconds without output) the pane is captured once (`capture-pane -e`:
+        when the app's redraw was done. The output comes in bursts, a frame each (tmux
+        reads a frame's bytes back to back; Textual's next frame comes milliseconds
+        later); when one ends (`gap` seconds without output) the pane is captured once (`capture-pane -e`:
         text and colours), and the final picture is shown at the end of the first burst
         whose capture equals the pane once quiet. Capturing all along instead would slow
         tmux, and with it what is timed.
