@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import signal
+import threading
+import time
 
 from textual import work
 from textual.app import App
@@ -25,6 +28,9 @@ from rnn_tui.ui.main_screen import MainScreen
 from rnn_tui.ui.view_state import COMPARE_ARCHS, ViewState
 
 POLL_S = 0.1  # how often the trainer's pipes are read
+# After the terminal closed: the trainer's time to save (the command line waits 5 s for
+# it) and the app's own to shut down, before the process ends however far it got.
+HANGUP_GRACE_S = 8.0
 
 
 class RnnTuiApp(App):
@@ -61,9 +67,10 @@ class RnnTuiApp(App):
         self.view.watch()
         self.set_interval(POLL_S, self.poll_trainer)
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGHUP):  # a closed terminal or kill: save and say where
+        # kill, or a closed terminal: save and say where
+        for sig, handler in ((signal.SIGTERM, self.quit_saving), (signal.SIGHUP, self.hang_up)):
             try:
-                loop.add_signal_handler(sig, self.quit_saving, True)
+                loop.add_signal_handler(sig, handler, True)
             except (NotImplementedError, RuntimeError, ValueError):  # not the main thread (tests)
                 pass
         # Textual's and this app's own objects live as long as the app: moving them out
@@ -146,6 +153,21 @@ class RnnTuiApp(App):
             return
         self._leave()
 
+    def hang_up(self, by_signal: bool = True) -> None:
+        """The terminal is gone (SIGHUP): save and leave as for a kill. Textual's own
+        shutdown can then block for good on its writer to the closed terminal (about one
+        close in three right after the first frame), so a watchdog ends the process once
+        the trainer has had its time to save."""
+        self.quit_saving(by_signal)
+        threading.Thread(target=_end_after, args=(HANGUP_GRACE_S,), daemon=True, name="rnn-tui hang-up").start()
+
     def _leave(self) -> None:
         self.client.stop()
         self.exit()
+
+
+def _end_after(seconds: float) -> None:
+    """End the process after `seconds` unless it has ended by itself. A trainer still
+    running saves and ends when it sees the app gone (and it had the SIGHUP too)."""
+    time.sleep(seconds)
+    os._exit(0)
