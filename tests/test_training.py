@@ -404,6 +404,17 @@ def test_periodic_checkpoints_keep_the_newest_two_and_hand_saves_stay(tmp_path):
     assert group.runs["main"].trainer.step == 40 and saves(out) == []  # 0: no periodic checkpoints
 
 
+def test_the_budget_s_end_is_kept_between_periodic_checkpoints(tmp_path):
+    """Training stops at its budget and waits for a resume: what it trained is on disk
+    then, so a crash of the trainer process from there on loses none of it."""
+    group, out = make_group(tmp_path, train={"eval_every": 5, "steps": 30, "checkpoint_every": 4})
+    group.handle(p.Start())
+    group.train_for(10.0)
+    assert group.runs["main"].trainer.step == 30 and not group.runs["main"].running
+    assert [(s.step, s.periodic) for s in saves(out)] == [(20, True), (30, True)]  # the 4th evaluation; the end
+    assert group.runs["main"].keep() is None  # nothing left unsaved
+
+
 def test_reset_and_switch_save_the_trained_weights_first(tmp_path):
     group, out = make_group(tmp_path)
     group.handle(p.Start())

@@ -120,6 +120,10 @@ class Run:
             self.pause()
             self.emit(Notice(self.label, f"trained its budget of {t.train_config.steps} steps "
                                          f"(step {t.step}); resume to train as many again"))
+            # Nothing trains until a resume: kept now, a crash of this process from here on
+            # loses none of it (the periodic checkpoint may be evaluations away).
+            if t.train_config.checkpoint_every:
+                self._save_periodic()
         return t.train_config.batch_size
 
     def _evaluate(self) -> None:
@@ -139,11 +143,17 @@ class Run:
             self.emit(Notice(self.label, f"{self.label_text}solved at step {row['step']}: {goal.metric} "
                                          f"{row[goal.metric]:.4g}, goal {goal.direction} {goal.goal:g}"))
         every = self.trainer.train_config.checkpoint_every
-        if every and self.folder is not None and self._evaluations % every == 0 and not self.trainer.diverged:
-            try:
-                self.save(periodic=True)
-            except UserError as err:  # say it, and train on: the lesson goes on
-                self.emit(TrainerError(self.label, f"periodic checkpoint failed: {err}", unsaved=True))
+        if every and self._evaluations % every == 0:
+            self._save_periodic()
+
+    def _save_periodic(self) -> None:
+        """A checkpoint in the run folder (the newest two are kept), where there is one."""
+        if self.folder is None or self.trainer.diverged or self.saved_step == self.trainer.weights_step:
+            return
+        try:
+            self.save(periodic=True)
+        except UserError as err:  # say it, and train on: the lesson goes on
+            self.emit(TrainerError(self.label, f"periodic checkpoint failed: {err}", unsaved=True))
 
     @property
     def label_text(self) -> str:
