@@ -472,6 +472,11 @@ def _run_app(client, args, save: bool, lesson=None) -> int:
     # 17 ms for its frame. Frames are drawn only when something changed, so a faster
     # clock costs nothing while the screen is still. Read when Textual is imported.
     os.environ.setdefault("TEXTUAL_FPS", "120")
+    # Textual hands each frame to a writer thread, which feeds it to the terminal a few KB
+    # at a time and needs the GIL back after each piece. With Python's default 5 ms switch
+    # interval the main thread, drawing the next frame, held it for up to 5 ms a piece: a
+    # 200x60 frame (~70 KB) reached the screen ~15 ms after its first byte; at 1 ms, ~5 ms.
+    sys.setswitchinterval(0.001)
     from rnn_tui.training.client import TrainerClient
     from rnn_tui.ui.app import RnnTuiApp
 

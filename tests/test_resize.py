@@ -18,6 +18,7 @@ import uuid
 
 import pytest
 
+from rnn_tui.ui import app as app_module
 from rnn_tui.ui.widgets.chart import LossChart
 from rnn_tui.ui.widgets.training import TrainingText
 from tests.test_app import make_app, settle
@@ -129,3 +130,24 @@ def test_real_command_survives_the_reported_resizes(tmp_path):
             pass
     leftover = subprocess.run(["pgrep", "-f", f"runs-dir {tmp_path}/runs"], capture_output=True, text=True).stdout
     assert leftover.strip() == "", "the trainer outlived the app"
+
+
+async def test_a_lone_resize_is_drawn_at_once_and_a_drag_still_gathered(monkeypatch):
+    """Textual holds each resize 1/120 s to gather a window drag's stream into one layout.
+    Its timers are slowed 100x here (and a stream is resizes under 1 s apart): a lone resize (tmux, a tiling window manager) must be
+    laid out at once all the same, and a quick second one still waits to be gathered."""
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        diagram = app.screen.query_one("#unrolled-box")
+        assert not diagram.display  # 40 rows: too short for the unrolled diagram
+        set_timer = app.set_timer
+        monkeypatch.setattr(app, "set_timer", lambda delay, *a, **k: set_timer(delay * 100, *a, **k))
+        monkeypatch.setattr(app_module, "RESIZE_QUIET_S", 1.0)  # a slow test machine's resizes are a stream
+        await pilot.pause(1.1)  # a quiet spell: the next resize is a lone one
+        await pilot.resize_terminal(200, 60)  # and Pilot waits until the app is idle
+        assert diagram.display, "a lone resize waited for a timer"
+        await pilot.resize_terminal(120, 40)  # straight after: part of a drag
+        assert diagram.display, "a resize in a stream was not gathered"
+        await pilot.pause(1.0)  # the gathered one, 1/120 s x 100 later
+        assert not diagram.display
