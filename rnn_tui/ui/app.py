@@ -11,17 +11,17 @@ for training, and this process never loads torch.
 from __future__ import annotations
 
 import asyncio
-import gc
 import os
 import signal
 import threading
 import time
 
-from textual import work
+from textual import events, work
 from textual.app import App
 from textual.binding import Binding
 
 from rnn_tui.training import protocol as p
+from rnn_tui.ui.collector import IdleCollector
 from rnn_tui.ui.commands import RnnCommands
 from rnn_tui.ui.confirm import Confirm
 from rnn_tui.ui.main_screen import MainScreen
@@ -35,6 +35,7 @@ HANGUP_GRACE_S = 8.0
 # layout. A resize with none in this long before it is the first of a stream (or a lone
 # one, as from a tiling window manager or tmux): it is laid out at once.
 RESIZE_QUIET_S = 0.1
+COLLECT_CHECK_S = 0.1  # how often the collector is asked whether a full pass is due
 
 
 class RnnTuiApp(App):
@@ -56,6 +57,7 @@ class RnnTuiApp(App):
         self.exit_message: str | None = None
         self.saved: list[str] = []  # checkpoints written during the session, newest last
         self._closing: list = []  # clients being closed in the background
+        self.collector = IdleCollector()  # Python's full collections, between keys
         self._last_resize = float("-inf")  # when the terminal last said its size changed
 
     def _new_client(self, start: dict, compare: bool):
@@ -87,15 +89,19 @@ class RnnTuiApp(App):
                 loop.add_signal_handler(sig, handler, True)
             except (NotImplementedError, RuntimeError, ValueError):  # not the main thread (tests)
                 pass
-        # Textual's and this app's own objects live as long as the app: moving them out
-        # of the collector's reach keeps its full passes from stalling a frame. After the
-        # first frame: a full pass takes ~10 ms the first frame need not wait for.
-        self.call_after_refresh(self._freeze_objects)
+        # The collector's full passes wait for a pause in the keys. From after the first
+        # frame: the pass that freezes the app's objects takes ~10 ms it need not wait for.
+        self.call_after_refresh(self.collector.start)
+        self.set_interval(COLLECT_CHECK_S, self.collector.tick)
 
-    @staticmethod
-    def _freeze_objects() -> None:
-        gc.collect()
-        gc.freeze()
+    def on_unmount(self) -> None:
+        self.collector.stop()
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, (events.Key, events.MouseDown, events.MouseScrollDown, events.MouseScrollUp,
+                              events.Resize)):
+            self.collector.input()
+        await super().on_event(event)
 
     @property
     def main(self) -> MainScreen | None:
